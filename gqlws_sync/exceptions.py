@@ -1,0 +1,132 @@
+"""Exceptions raised by gqlws_sync.
+
+The names follow gql's transports, so ``except`` clauses written for gql keep working::
+
+    TransportError                    base of everything raised here
+    ├── TransportConnectionFailed     could not open: DNS, TCP, TLS, proxy, upgrade I/O
+    ├── TransportServerError          the server refused or failed: HTTP status or close code (.code)
+    ├── TransportProtocolError        a peer broke the protocol, or no common subprotocol
+    ├── TransportQueryError           this operation was answered with errors (.errors, .data)
+    ├── TransportClosed               the connection is gone (.code, .reason); __cause__ says why
+    ├── TransportAlreadyConnected     connect() on a client that is already connected
+    └── the *Timeout classes below    also instances of the builtin TimeoutError
+        ├── ConnectTimeout            (TransportConnectionFailed) TCP, TLS or upgrade too slow
+        ├── AckTimeout                (TransportServerError) no connection_ack in time
+        ├── OperationTimeout          (TransportError) no answer to execute()/next event in time
+        └── KeepAliveTimeout          (TransportClosed) no pong / ka / message in time
+
+Whether a caller may retry is said on each class. Messages never contain header values or
+the init payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AckTimeout",
+    "ConnectTimeout",
+    "KeepAliveTimeout",
+    "OperationTimeout",
+    "TransportAlreadyConnected",
+    "TransportClosed",
+    "TransportConnectionFailed",
+    "TransportError",
+    "TransportProtocolError",
+    "TransportQueryError",
+    "TransportServerError",
+]
+
+
+class TransportError(Exception):
+    """Base class of every exception raised by gqlws_sync."""
+
+
+class TransportConnectionFailed(TransportError):
+    """The connection could not be opened (DNS, TCP, TLS, proxy).
+
+    Nothing reached the GraphQL server, so retrying later is safe.
+    """
+
+
+class TransportServerError(TransportError):
+    """The server refused the connection or failed it.
+
+    ``code`` is the HTTP status of a refused upgrade (401, 404, 503, ...) or the WebSocket close
+    code the server sent (4403, 4500, 1011, ...). Whether a retry can help depends on the code.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransportProtocolError(TransportError):
+    """A peer broke the GraphQL-over-WebSocket protocol, or no common subprotocol was found.
+
+    Retrying the same thing against the same server gives the same result.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransportQueryError(TransportError):
+    """The server answered this operation with GraphQL errors.
+
+    The connection is unharmed; other operations go on. ``data`` holds partial data when the
+    server sent any, ``errors`` the list of GraphQL error objects.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        query_id: str | None = None,
+        errors: list[Any] | None = None,
+        data: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.query_id = query_id
+        self.errors = errors
+        self.data = data
+        self.extensions = extensions
+
+
+class TransportClosed(TransportError):
+    """The connection is closed: by the client, by the server, or because it was lost.
+
+    ``code`` is the WebSocket close code (1006 when the TCP connection ended without a Close
+    frame, 1005 for a Close frame without a code) and ``reason`` the close reason. Operations
+    that were in flight may or may not have run on the server; a new connection may succeed.
+    """
+
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class TransportAlreadyConnected(TransportError):
+    """connect() was called on a client that is already connected."""
+
+
+class ConnectTimeout(TransportConnectionFailed, TimeoutError):
+    """TCP connect, TLS handshake or the HTTP upgrade took longer than ``connect_timeout``."""
+
+
+class AckTimeout(TransportServerError, TimeoutError):
+    """The server did not send ``connection_ack`` within ``ack_timeout``."""
+
+
+class OperationTimeout(TransportError, TimeoutError):
+    """No result (``execute()``) or no next event (``subscribe()``) arrived within ``timeout``.
+
+    The operation was cancelled on the server; the connection stays usable.
+    """
+
+
+class KeepAliveTimeout(TransportClosed, TimeoutError):
+    """The server went silent: no pong within ``pong_timeout``, or nothing within
+    ``keep_alive_timeout``. The connection was closed; every operation on it failed."""
