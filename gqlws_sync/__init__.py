@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .client import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL, Client, Subscription
 from .exceptions import (
     AckTimeout,
     ConnectTimeout,
@@ -15,14 +16,20 @@ from .exceptions import (
     TransportQueryError,
     TransportServerError,
 )
+from .options import ClientOptions
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APOLLO_SUBPROTOCOL",
+    "GRAPHQLWS_SUBPROTOCOL",
     "AckTimeout",
+    "Client",
+    "ClientOptions",
     "ConnectTimeout",
     "KeepAliveTimeout",
     "OperationTimeout",
+    "Subscription",
     "TransportAlreadyConnected",
     "TransportClosed",
     "TransportConnectionFailed",

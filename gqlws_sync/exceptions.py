@@ -4,7 +4,7 @@ The names follow gql's transports, so ``except`` clauses written for gql keep wo
 
     TransportError                    base of everything raised here
     ├── TransportConnectionFailed     could not open: DNS, TCP, TLS, proxy, upgrade I/O
-    ├── TransportServerError          the server refused or failed: HTTP status or close code (.code)
+    ├── TransportServerError          the server refused or failed: HTTP status, close code
     ├── TransportProtocolError        a peer broke the protocol, or no common subprotocol
     ├── TransportQueryError           this operation was answered with errors (.errors, .data)
     ├── TransportClosed               the connection is gone (.code, .reason); __cause__ says why
@@ -45,8 +45,13 @@ class TransportError(Exception):
 class TransportConnectionFailed(TransportError):
     """The connection could not be opened (DNS, TCP, TLS, proxy).
 
-    Nothing reached the GraphQL server, so retrying later is safe.
+    Nothing reached the GraphQL server, so retrying later is safe. ``code`` is 1015 for a TLS
+    failure reported by close code, else ``None``.
     """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TransportServerError(TransportError):

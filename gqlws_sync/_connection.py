@@ -1,0 +1,684 @@
+"""One WebSocket connection: the handshake, the reader thread, sends, and the one way out.
+
+Who does what:
+
+- The owner (``Client``) calls ``open()`` once and ``close()`` at the end.
+- Any thread calls ``send()``; websocket-client's own send lock (``enable_multithread``) keeps
+  frames whole. No lock of ours is held around a socket call.
+- The reader thread ``gqlws_sync-reader-<n>`` is the only one that reads the socket, and the
+  only one that tears the connection down, in its ``finally``: it settles the close cause,
+  fails every waiting operation, stops the timer and closes the socket.
+- Any other thread that wants the connection gone (timer, failed send, close()) records a
+  cause with ``abort()`` and shuts the socket down, which wakes the reader. websocket-client's
+  ``close()`` is never called: it reads frames itself and would race the reader.
+
+``_lock`` guards ``_cause`` and ``_closing`` only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import ssl
+import struct
+import threading
+import time
+from typing import Any, NoReturn
+
+import certifi
+import websocket
+from websocket import ABNF
+
+from ._keepalive import KeepAlive
+from ._protocol import (
+    PROTOCOLS,
+    ApolloProtocol,
+    ConnectionState,
+    Protocol,
+    RemoteProtocolError,
+    TransportWSProtocol,
+)
+from ._protocol.events import (
+    Complete,
+    ConnectionAck,
+    ConnectionRefused,
+    Error,
+    Next,
+    Ping,
+    Pong,
+)
+from ._protocol.events import (
+    KeepAlive as KeepAliveEvent,
+)
+from ._registry import OperationQueue, Registry, copy_exception
+from .exceptions import (
+    AckTimeout,
+    ConnectTimeout,
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportError,
+    TransportProtocolError,
+    TransportServerError,
+)
+from .options import DEFAULT_SEND_TIMEOUT, ClientOptions, redact_url
+
+logger = logging.getLogger("gqlws_sync.connection")
+
+_numbers = itertools.count(1)
+
+_TEXT = ABNF.OPCODE_TEXT
+_BINARY = ABNF.OPCODE_BINARY
+_CONT = ABNF.OPCODE_CONT
+_CLOSE = ABNF.OPCODE_CLOSE
+_PING = ABNF.OPCODE_PING
+_PONG = ABNF.OPCODE_PONG
+
+#: After close() gave up waiting for the server's Close, how long the reader gets to notice the
+#: shut-down socket. It only has to wake from a blocking read, which is immediate.
+_READER_WAKE_TIMEOUT = 2.0
+
+
+class _MessageTooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class Connection:
+    """One socket, its threads and its operations; replaced whole when it dies."""
+
+    def __init__(self, options: ClientOptions, offer: tuple[str, ...]) -> None:
+        self.options = options
+        self.offer = offer
+        self.number = next(_numbers)
+        self.registry = Registry()
+        self.subprotocol: str | None = None
+        self.ack_payload: dict[str, Any] | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._protocol: Protocol | None = None
+        self._ws: websocket.WebSocket | None = None
+        self._lock = threading.Lock()
+        self._cause: TransportError | None = None
+        self._closing = False
+        # True once close() was called: the end is ours, not a failure.
+        self._closing_by_us = False
+        # Set by the reader on connection_ack, and by its teardown: connect() waits on it.
+        self._settled = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._keepalive: KeepAlive | None = None
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> Protocol:
+        assert self._protocol is not None, "open() first"
+        return self._protocol
+
+    @property
+    def is_closed(self) -> bool:
+        return self._cause is not None or self.registry.failure is not None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self._protocol is not None and self._protocol.state in (
+            ConnectionState.ACKNOWLEDGED,
+            ConnectionState.CLOSING,
+        )
+
+    def failure(self) -> TransportError | None:
+        return self._cause
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return (
+            f"<Connection #{self.number} {redact_url(self.options.url)} "
+            f"{self.subprotocol or 'no subprotocol'} {state}>"
+        )
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect, negotiate the subprotocol, send ``connection_init``, wait for the ack.
+
+        Raises:
+            ConnectTimeout, TransportConnectionFailed: the socket could not be opened.
+            TransportServerError: HTTP refusal of the upgrade, or init refused / close code.
+            TransportProtocolError: no usable subprotocol, or the server broke the protocol.
+            AckTimeout: no ``connection_ack`` within ``ack_timeout``.
+        """
+        options = self.options
+        ws = self._handshake()
+        self._ws = ws
+        try:
+            picked = self._check_subprotocol(ws)
+        except TransportProtocolError:
+            _shutdown(ws)
+            raise
+        self.subprotocol = picked
+        protocol = PROTOCOLS[picked](options.json_dumps, options.json_loads)
+        self._protocol = protocol
+        try:
+            ws.send(protocol.connection_init(options.init_payload))
+        except (websocket.WebSocketException, OSError) as exc:
+            _shutdown(ws)
+            raise TransportConnectionFailed(
+                f"connection to {redact_url(options.url)} lost before connection_init: "
+                f"{_describe_os_error(exc)}"
+            ) from exc
+        # From here on the socket timeout bounds every send (a stalled send must not hang a
+        # caller) and is the reader's idle tick (partial frames survive a read timeout).
+        ws.settimeout(DEFAULT_SEND_TIMEOUT)
+        if options.max_message_size is not None:
+            _limit_frame_size(ws, options.max_message_size)
+        self._keepalive = KeepAlive(
+            number=self.number,
+            send_ping=self._send_protocol_ping if protocol.has_client_ping else None,
+            ping_interval=options.ping_interval if protocol.has_client_ping else None,
+            pong_timeout=options.effective_pong_timeout,
+            send_ws_ping=self._send_ws_ping,
+            ws_ping_interval=options.ws_ping_interval,
+            ws_pong_timeout=options.ws_pong_timeout,
+            keep_alive_timeout=options.keep_alive_timeout,
+            on_timeout=self.abort,
+        )
+        # Daemon: a safety net for programs that exit without close(); close() joins it.
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
+        )
+        self._reader.start()
+        self._keepalive.start()
+
+        # Who wakes this wait: the reader, on connection_ack or when the connection dies.
+        if not self._settled.wait(options.ack_timeout):
+            timeout = AckTimeout(f"no connection_ack within {options.ack_timeout} s", code=4504)
+            self.abort(timeout, close_code=4504, reason="connection_ack timeout")
+            self.join(options.close_timeout)
+            raise copy_exception(timeout)
+        if not self.acknowledged or self._cause is not None:
+            self.join(options.close_timeout)
+            cause = self._cause
+            assert cause is not None
+            raise copy_exception(cause)
+        self._keepalive.arm()
+        logger.info(
+            "connection #%d to %s open, subprotocol %s",
+            self.number,
+            redact_url(options.url),
+            picked,
+        )
+
+    def _handshake(self) -> websocket.WebSocket:
+        options = self.options
+        url = redact_url(options.url)
+        header = [f"{name}: {value}" for name, value in options.headers.items()]
+        # Offered as a plain header, not through websocket-client's subprotocols=: its check
+        # fails with "Invalid WebSocket Header" and hides what the server answered.
+        header.append("Sec-WebSocket-Protocol: " + ", ".join(self.offer))
+        kwargs: dict[str, Any] = dict(options.connect_args)
+        if options.is_secure:
+            kwargs["sslopt"] = self._sslopt(kwargs.get("sslopt"))
+        try:
+            return websocket.create_connection(
+                options.url,
+                timeout=options.connect_timeout,
+                header=header,
+                enable_multithread=True,
+                # The UTF-8 check is done once, by the JSON decoder reading bytes; websocket-
+                # client's pure-Python validator caps throughput at a few MB/s.
+                skip_utf8_validation=True,
+                **kwargs,
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            status = exc.status_code
+            raise TransportServerError(
+                f"the server refused the WebSocket upgrade at {url} with HTTP {status}"
+                f"{_body_excerpt(exc.resp_body)}",
+                code=status,
+            ) from None
+        except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            raise ConnectTimeout(
+                f"could not connect to {url} within {options.connect_timeout} s"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise TransportConnectionFailed(
+                f"TLS certificate verification failed for {url}: {exc.verify_message}"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise TransportConnectionFailed(f"TLS handshake with {url} failed: {exc}") from exc
+        except websocket.WebSocketAddressException as exc:
+            raise TransportConnectionFailed(f"could not resolve the host of {url}") from exc
+        except websocket.WebSocketProxyException as exc:
+            raise TransportConnectionFailed(f"proxy failure connecting to {url}: {exc}") from exc
+        except websocket.WebSocketConnectionClosedException as exc:
+            raise TransportConnectionFailed(
+                f"{url} closed the connection during the WebSocket upgrade"
+            ) from exc
+        except websocket.WebSocketException as exc:
+            raise TransportProtocolError(
+                f"invalid WebSocket upgrade response from {url}: {exc}"
+            ) from exc
+        except OSError as exc:
+            raise TransportConnectionFailed(
+                f"could not connect to {url}: {_describe_os_error(exc)}"
+            ) from exc
+
+    def _sslopt(self, given: Any) -> dict[str, Any]:
+        sslopt = dict(given or {})
+        ssl_option = self.options.ssl
+        if isinstance(ssl_option, ssl.SSLContext):
+            context = ssl_option
+            if context.verify_mode == ssl.CERT_NONE or not context.check_hostname:
+                logger.warning(
+                    "TLS certificate or hostname verification is off for %s",
+                    redact_url(self.options.url),
+                )
+            sslopt.setdefault("context", context)
+        elif not ({"context", "ca_certs", "ca_cert_path", "cert_reqs"} & sslopt.keys()):
+            sslopt["context"] = ssl.create_default_context(cafile=certifi.where())
+        elif sslopt.get("cert_reqs") == ssl.CERT_NONE:
+            logger.warning("TLS verification is off for %s", redact_url(self.options.url))
+        return sslopt
+
+    def _check_subprotocol(self, ws: websocket.WebSocket) -> str:
+        """Apply RFC 6455 §4.1 to the server's pick and name both sides when it fails."""
+        answer = (ws.getheaders() or {}).get("sec-websocket-protocol")
+        offered = ", ".join(self.offer)
+        if answer is None:
+            raise TransportProtocolError(
+                f"the server accepted the WebSocket upgrade without choosing a subprotocol "
+                f"(offered: {offered}); it may not speak GraphQL over WebSocket at this URL"
+            )
+        picked = answer.strip().lower()
+        for token in self.offer:
+            if token.lower() == picked:
+                return token
+        raise TransportProtocolError(
+            f"the server chose subprotocol {answer.strip()!r}, which was not offered "
+            f"(offered: {offered})"
+        )
+
+    # -- operations -------------------------------------------------------------------------
+
+    def start(self, payload: dict[str, Any]) -> tuple[str, OperationQueue]:
+        """Register an operation and send its start message; from any thread.
+
+        Raises:
+            TransportClosed (or what killed the connection): closing or closed.
+            TypeError, ValueError: the payload cannot be encoded as JSON.
+        """
+        op_id, queue = self.registry.open()
+        try:
+            if self._closing:
+                raise (
+                    copy_exception(self._cause)
+                    if self._cause
+                    else TransportClosed("the connection is closing")
+                )
+            self.send(self.protocol.subscribe(op_id, payload))
+        except BaseException:
+            self.registry.release(op_id)
+            raise
+        return op_id, queue
+
+    def cancel(self, op_id: str) -> None:
+        """Forget an operation whose caller has gone and tell the server, if it still runs."""
+        if self.registry.release(op_id):
+            self._send_quietly(self.protocol.cancel(op_id))
+
+    def finish(self, op_id: str) -> None:
+        """Forget an operation after its first result (``execute()``)."""
+        if self.registry.release(op_id) and not isinstance(self._protocol, ApolloProtocol):
+            # A graphql-transport-ws server ends a query with complete, and the reader has
+            # usually routed it already; if not (a subscription document, a slow server),
+            # cancel. Apollo servers get no stop here: Ariadne drops the whole connection on
+            # a stop for a finished query, and some servers never send complete at all.
+            self._send_quietly(self.protocol.cancel(op_id))
+
+    def _send_quietly(self, text: str) -> None:
+        try:
+            self.send(text)
+        except TransportError:
+            pass  # the connection is dying; whoever waits on it learns why from the reader
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Send one text frame from any thread.
+
+        Raises:
+            TransportClosed (or the exception that killed the connection): the frame was not
+                sent, or not whole; the connection is closing.
+        """
+        ws = self._ws
+        assert ws is not None
+        try:
+            ws.send(text)
+        except (websocket.WebSocketException, OSError, AttributeError) as exc:
+            self._raise_send_failure(exc)
+
+    def _raise_send_failure(self, exc: BaseException) -> NoReturn:
+        if self._cause is None:
+            if isinstance(exc, websocket.WebSocketTimeoutException):
+                # Part of a frame may be out: nothing more can be sent on this stream.
+                failure = TransportClosed(
+                    f"sending stalled for {DEFAULT_SEND_TIMEOUT} s; connection abandoned", 1006
+                )
+            else:
+                failure = TransportClosed(
+                    f"connection lost while sending: {_describe_os_error(exc)}", 1006
+                )
+            failure.__cause__ = exc
+            self.abort(failure)
+        cause = self._cause
+        assert cause is not None
+        raise copy_exception(cause) from exc
+
+    def _send_protocol_ping(self) -> None:
+        frame = self.protocol.ping()
+        if frame is not None:
+            self.send(frame)
+
+    def _send_ws_ping(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        try:
+            ws.ping(b"")
+        except (websocket.WebSocketException, OSError, AttributeError) as exc:
+            self._raise_send_failure(exc)
+
+    # -- the reader thread ------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        ws = self._ws
+        protocol = self._protocol
+        keepalive = self._keepalive
+        assert ws is not None
+        assert protocol is not None
+        assert keepalive is not None
+        registry = self.registry
+        dispatch = registry.dispatch
+        receive = protocol.receive
+        recv_frame = ws.frame_buffer.recv_frame
+        cont = ws.cont_frame
+        max_size = self.options.max_message_size
+        # graphql-transport-ws counts any message as a sign of life; Apollo only its ka.
+        touch_on_any = (
+            isinstance(protocol, TransportWSProtocol)
+            and self.options.keep_alive_timeout is not None
+        )
+        monotonic = time.monotonic
+        code = 1006
+        reason = ""
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    frame = recv_frame()
+                except websocket.WebSocketTimeoutException:
+                    continue  # idle; a partial frame stays buffered for the next call
+                opcode = frame.opcode
+                if frame.mask_value:
+                    raise websocket.WebSocketProtocolException("masked frame from the server")
+                if opcode == _TEXT and frame.fin and not cont.recving_frames:
+                    data = frame.data
+                elif opcode in (_TEXT, _BINARY, _CONT):
+                    cont.validate(frame)
+                    cont.add(frame)
+                    joined = cont.cont_data
+                    if max_size is not None and joined and len(joined[1]) > max_size:
+                        raise _MessageTooBig(len(joined[1]))
+                    if not frame.fin:
+                        continue
+                    opcode, frame = cont.extract(frame)
+                    if opcode == _BINARY:
+                        raise RemoteProtocolError(
+                            "server sent a binary frame; GraphQL over WebSocket uses text only",
+                            protocol.violation_close_code
+                            if isinstance(protocol, TransportWSProtocol)
+                            else 1003,
+                        )
+                    data = frame.data
+                elif opcode == _PING:
+                    if len(frame.data) > 125:
+                        raise websocket.WebSocketProtocolException("ping payload over 125 bytes")
+                    ws.pong(frame.data)
+                    continue
+                elif opcode == _PONG:
+                    keepalive.ws_pong_received()
+                    continue
+                elif opcode == _CLOSE:
+                    code, reason = _parse_close(frame.data)
+                    self._answer_close()
+                    break
+                else:
+                    continue
+
+                if touch_on_any:
+                    keepalive.last_seen = monotonic()
+                event = receive(data)
+                kind = type(event)
+                if kind is Next or kind is Complete or kind is Error:
+                    dispatch(event)  # type: ignore[arg-type]  # narrowed by the test above
+                elif kind is Ping:
+                    if self.options.answer_pings:
+                        pong = protocol.pong(event.payload)  # type: ignore[union-attr]
+                        if pong is not None:
+                            self.send(pong)
+                elif kind is Pong:
+                    keepalive.pong_received()
+                elif kind is KeepAliveEvent:
+                    keepalive.touch()
+                elif kind is ConnectionAck:
+                    self.ack_payload = event.payload  # type: ignore[union-attr]
+                    self._settled.set()
+                elif kind is ConnectionRefused:
+                    self._refused(event.message)  # type: ignore[union-attr]
+        except RemoteProtocolError as exc:
+            error = exc
+            code = exc.close_code
+            self.abort(exc, close_code=exc.close_code, reason="protocol violation")
+        except _MessageTooBig as exc:
+            failure = TransportProtocolError(
+                f"the server sent a message of at least {exc.size} bytes, over "
+                f"max_message_size={max_size}",
+                1009,
+            )
+            error = failure
+            code = 1009
+            self.abort(failure, close_code=1009, reason="message too big")
+        except (websocket.WebSocketProtocolException, websocket.WebSocketPayloadException) as exc:
+            failure = TransportProtocolError(f"the server sent an invalid frame: {exc}", 1002)
+            failure.__cause__ = exc
+            error = exc
+            code = 1002
+            self.abort(failure, close_code=1002, reason="invalid frame")
+        except (websocket.WebSocketException, OSError) as exc:
+            # EOF, reset, or our own shutdown() waking this thread: see _cause for which.
+            error = exc
+        except TransportError as exc:
+            # A send from this thread (pong) failed; the cause is recorded already.
+            error = exc
+        except BaseException as exc:
+            # A bug here must not leave callers waiting forever: it becomes the close cause.
+            logger.exception("reader thread of connection #%d failed", self.number)
+            error = exc
+            failure = TransportProtocolError(f"internal error in the reader thread: {exc!r}")
+            failure.__cause__ = exc
+            self.abort(failure, close_code=4005, reason="internal client error")
+        finally:
+            self._teardown(code, reason, error)
+
+    def _refused(self, message: str) -> None:
+        if self.acknowledged:
+            failure = TransportServerError(f"the server reported a connection error: {message}")
+            self.abort(failure, close_code=1000)
+        else:
+            # Apollo's refusal of connection_init; its server follows up with 1011.
+            failure = TransportServerError(
+                f"the server refused the connection: {message}", code=1011
+            )
+            self.abort(failure, close_code=1000)
+
+    def _answer_close(self) -> None:
+        """Echo the server's Close (RFC 6455 §5.5.1) unless ours already went out."""
+        with self._lock:
+            answered = self._closing
+            self._closing = True
+        if not answered:
+            try:
+                assert self._ws is not None
+                self._ws.send_close(1000)
+            except (websocket.WebSocketException, OSError):
+                pass
+
+    def _teardown(self, code: int, reason: str, error: BaseException | None) -> None:
+        """The one way out: settle the cause, wake everyone, close the socket."""
+        acknowledged = self.acknowledged
+        with self._lock:
+            cause = self._cause
+            if cause is None:
+                if self._closing_by_us:
+                    cause = TransportClosed("the client closed the connection", code, reason)
+                else:
+                    assert self._protocol is not None
+                    cause = self._protocol.close_error(code, reason, acknowledged=acknowledged)
+                    if error is not None:
+                        cause.__cause__ = error
+                self._cause = cause
+        self.close_code = code
+        self.close_reason = reason
+        self.registry.fail_all(cause)
+        self._settled.set()
+        if self._keepalive is not None:
+            self._keepalive.stop()
+        if self._ws is not None:
+            _shutdown(self._ws)
+        log = logger.debug if self._closing_by_us else logger.info
+        log("connection #%d closed: %s", self.number, cause)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def abort(self, exc: TransportError, close_code: int | None = None, reason: str = "") -> None:
+        """Record why the connection ends (the first cause wins) and wake the reader.
+
+        Safe from any thread. With ``close_code`` a Close frame is sent first, best effort.
+        """
+        with self._lock:
+            if self._cause is None:
+                self._cause = exc
+            send_close = close_code is not None and not self._closing
+            self._closing = True
+        ws = self._ws
+        if ws is None:
+            return
+        if send_close:
+            assert close_code is not None
+            try:
+                ws.send_close(close_code, reason.encode()[:123])
+            except (websocket.WebSocketException, OSError, AttributeError):
+                pass
+        _shutdown_socket(ws)
+
+    def close(self) -> None:
+        """Say goodbye, send Close 1000, wait up to ``close_timeout`` for the server's Close,
+        then make sure both threads are gone. Idempotent; safe from any thread."""
+        with self._lock:
+            first = not self._closing and self._cause is None
+            self._closing = True
+            self._closing_by_us = True
+        ws = self._ws
+        if first and ws is not None and self._protocol is not None:
+            try:
+                for frame in self._protocol.goodbye(self.registry.live_ids()):
+                    ws.send(frame)
+                ws.send_close(1000)
+            except (websocket.WebSocketException, OSError, AttributeError):
+                _shutdown_socket(ws)
+        self.join(self.options.close_timeout)
+
+    def join(self, timeout: float | None) -> None:
+        """Wait for the reader to see the server's Close (or EOF), then for both threads."""
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout)
+            if reader.is_alive():
+                logger.info(
+                    "connection #%d: no Close from the server within %s s; shutting down",
+                    self.number,
+                    timeout,
+                )
+                if self._ws is not None:
+                    _shutdown_socket(self._ws)
+                reader.join(_READER_WAKE_TIMEOUT)
+                if reader.is_alive():
+                    logger.warning("%s did not stop", reader.name)
+        if self._keepalive is not None:
+            self._keepalive.join(timeout)
+
+
+def _parse_close(data: bytes | str) -> tuple[int, str]:
+    if isinstance(data, str):  # websocket-client types frame data loosely; it is bytes here
+        data = data.encode("utf-8", "surrogateescape")
+    if len(data) < 2:
+        return 1005, ""
+    code = struct.unpack("!H", data[:2])[0]
+    return code, data[2:].decode("utf-8", "replace")
+
+
+def _limit_frame_size(ws: websocket.WebSocket, limit: int) -> None:
+    """Refuse a frame as soon as its header announces more than ``limit`` bytes.
+
+    websocket-client would otherwise read any announced length into memory. This wraps
+    ``frame_buffer.recv_length``, an internal of websocket-client 1.x (pinned in setup.cfg).
+    """
+    buffer = ws.frame_buffer
+    read_length = buffer.recv_length
+
+    def recv_length() -> None:
+        read_length()
+        if buffer.length is not None and buffer.length > limit:
+            raise _MessageTooBig(buffer.length)
+
+    buffer.recv_length = recv_length  # type: ignore[method-assign]  # documented above
+
+
+def _shutdown_socket(ws: websocket.WebSocket) -> None:
+    """Wake a reader blocked on this socket; works after send_close() too (unlike abort())."""
+    sock = ws.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _shutdown(ws: websocket.WebSocket) -> None:
+    _shutdown_socket(ws)
+    try:
+        ws.shutdown()  # type: ignore[no-untyped-call]  # websocket-client leaves it unannotated
+    except (OSError, AttributeError):
+        pass
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
+    if isinstance(exc, BrokenPipeError):
+        return "broken pipe"
+    text = str(exc)
+    return text or type(exc).__name__
+
+
+def _body_excerpt(body: Any) -> str:
+    if not body:
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = " ".join(str(body).split())
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f": {text}"

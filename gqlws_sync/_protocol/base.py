@@ -1,0 +1,177 @@
+"""What both subprotocols share: connection state, JSON decoding, message checks.
+
+Rules of this layer (after h11 and wsproto): no sockets, no threads, no clocks. Verbs return the
+text frame to send; ``receive()`` turns one text frame into one event. Which ids are live is
+the operation registry's business, not this layer's: an event for an id nobody waits for is
+dropped there, in one place.
+
+State (``ConnectionState``) moves one way only::
+
+    NEW --connection_init()--> INITIALISING --ConnectionAck--> ACKNOWLEDGED --goodbye()--> CLOSING
+
+``connection_init()`` is allowed once (a second init is fatal on graphql-transport-ws, 4429) and
+``subscribe()`` only once ACKNOWLEDGED (a subscribe before the ack is fatal there, 4401).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..exceptions import TransportError, TransportProtocolError
+from .closecodes import close_error
+from .events import Event
+
+JsonLoads = Callable[[str | bytes], Any]
+JsonDumps = Callable[[Any], str]
+
+
+class ConnectionState(enum.Enum):
+    NEW = "new"
+    INITIALISING = "initialising"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSING = "closing"
+
+
+class LocalProtocolError(TransportProtocolError):
+    """This client tried to act out of turn; a bug in gqlws_sync or in how it is driven."""
+
+
+class RemoteProtocolError(TransportProtocolError):
+    """The server sent something the protocol does not allow.
+
+    ``close_code`` is the code the client should close the connection with.
+    """
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class Protocol:
+    """One subprotocol's encoder, decoder and connection state; subclasses fill in the wire."""
+
+    subprotocol: ClassVar[str]
+    #: The close code we send when the server breaks the protocol.
+    violation_close_code: ClassVar[int]
+    #: Whether the protocol has client-to-server pings (graphql-transport-ws does, Apollo not).
+    has_client_ping: ClassVar[bool]
+
+    def __init__(self, dumps: JsonDumps = json.dumps, loads: JsonLoads = json.loads) -> None:
+        self._dumps = dumps
+        self._loads = loads
+        self.state = ConnectionState.NEW
+        #: Set by an Apollo ``connection_error``: the message to put on the 1011 that follows.
+        self.refusal_message: str | None = None
+
+    # -- outgoing ---------------------------------------------------------------------------
+
+    def connection_init(self, payload: dict[str, Any] | None) -> str:
+        """The first message on a new socket. Wait for ``ConnectionAck`` before subscribing."""
+        if self.state is not ConnectionState.NEW:
+            raise LocalProtocolError("connection_init may be sent once per connection")
+        self.state = ConnectionState.INITIALISING
+        return self._dumps({"type": "connection_init", "payload": payload or {}})
+
+    def subscribe(self, op_id: str, payload: dict[str, Any]) -> str:
+        """Start an operation; ``payload`` has ``query`` and optional ``variables``,
+        ``operationName`` and ``extensions``."""
+        if self.state is not ConnectionState.ACKNOWLEDGED:
+            raise LocalProtocolError(
+                f"cannot start an operation while the connection is {self.state.value}"
+            )
+        return self._dumps({"id": op_id, "type": self._start_type, "payload": payload})
+
+    def cancel(self, op_id: str) -> str:
+        """Tell the server to stop an operation whose caller has gone."""
+        return self._dumps({"id": op_id, "type": self._cancel_type})
+
+    def ping(self) -> str | None:
+        """A protocol-level ping, or ``None`` when the protocol has none."""
+        return None
+
+    def pong(self, payload: Any) -> str | None:
+        """The answer to a server ``Ping``, or ``None`` when the protocol has none."""
+        return None
+
+    def goodbye(self, live_ids: list[str]) -> list[str]:
+        """Frames to send before the Close frame of a clean shutdown."""
+        self.state = ConnectionState.CLOSING
+        return []
+
+    # -- incoming ---------------------------------------------------------------------------
+
+    def receive(self, data: bytes | str) -> Event | None:
+        """Parse one text frame into an event; ``None`` for a message to ignore.
+
+        Raises:
+            RemoteProtocolError: the frame breaks the protocol; close with ``close_code``.
+        """
+        try:
+            message = self._loads(data)
+        except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+            raise RemoteProtocolError(
+                "server sent a text frame that is not JSON", self.violation_close_code
+            ) from exc
+        if type(message) is not dict:
+            raise RemoteProtocolError(
+                f"server sent JSON that is not an object: {type(message).__name__}",
+                self.violation_close_code,
+            )
+        return self._event(message)
+
+    def _event(self, message: dict[str, Any]) -> Event | None:
+        raise NotImplementedError
+
+    def close_error(self, code: int, reason: str, *, acknowledged: bool) -> TransportError:
+        """The exception that a Close frame from the server (or a lost TCP connection, 1006)
+        raises in every waiting caller."""
+        return close_error(
+            code,
+            reason,
+            subprotocol=self.subprotocol,
+            acknowledged=acknowledged,
+            refusal_message=self.refusal_message,
+        )
+
+    _start_type: ClassVar[str]
+    _cancel_type: ClassVar[str]
+
+    # -- helpers for subclasses --------------------------------------------------------------
+
+    def _violation(self, text: str) -> RemoteProtocolError:
+        return RemoteProtocolError(text, self.violation_close_code)
+
+    def _op_id(self, message: dict[str, Any]) -> str:
+        op_id = message.get("id")
+        if type(op_id) is not str or not op_id:
+            raise self._violation(
+                f"server sent {message.get('type')!r} without a valid id: {op_id!r}"
+            )
+        return op_id
+
+    def _result(self, message: dict[str, Any]) -> dict[str, Any]:
+        payload = message.get("payload")
+        if type(payload) is not dict or ("data" not in payload and "errors" not in payload):
+            raise self._violation(
+                f"server sent {message.get('type')!r} whose payload has neither data nor errors"
+            )
+        return payload
+
+    def _errors(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """An ``error`` payload as a list: the specs say a list (graphql-transport-ws) or one
+        object (Apollo); servers also send ``{"errors": [...]}``. Accept all three."""
+        payload = message.get("payload")
+        if type(payload) is dict:
+            inner = payload.get("errors")
+            if type(inner) is list and "message" not in payload:
+                payload = inner
+            else:
+                return [payload]
+        if type(payload) is list and payload:
+            return [e if type(e) is dict else {"message": str(e)} for e in payload]
+        if type(payload) is str:
+            return [{"message": payload}]
+        raise self._violation(f"server sent an error message with a bad payload: {payload!r}")
