@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import socket
 import ssl
 import struct
@@ -78,6 +79,10 @@ _PONG = ABNF.OPCODE_PONG
 #: shut-down socket. It only has to wake from a blocking read, which is immediate.
 _READER_WAKE_TIMEOUT = 2.0
 
+#: How long the reader keeps reading, after it closed the connection over a protocol
+#: violation, for the server to close its side; bounded by close_timeout too.
+_LINGER = 1.0
+
 
 class _MessageTooBig(Exception):
     def __init__(self, size: int) -> None:
@@ -92,6 +97,9 @@ class Connection:
         self.options = options
         self.offer = offer
         self.number = next(_numbers)
+        # A forked child inherits the socket but not the threads: it must neither use nor
+        # shut down a socket that the parent process still owns.
+        self.pid = os.getpid()
         self.registry = Registry()
         self.subprotocol: str | None = None
         self.ack_payload: dict[str, Any] | None = None
@@ -102,6 +110,8 @@ class Connection:
         self._lock = threading.Lock()
         self._cause: TransportError | None = None
         self._closing = False
+        # Set by the reader when it fails the connection itself: see abort().
+        self._linger = False
         # True once close() was called: the end is ours, not a failure.
         self._closing_by_us = False
         # Set by the reader on connection_ack, and by its teardown: connect() waits on it.
@@ -118,7 +128,14 @@ class Connection:
 
     @property
     def is_closed(self) -> bool:
-        return self._cause is not None or self.registry.failure is not None
+        return (
+            self._cause is not None or self.registry.failure is not None or self.pid != os.getpid()
+        )
+
+    @property
+    def is_inherited(self) -> bool:
+        """True in a child process forked after this connection was opened."""
+        return self.pid != os.getpid()
 
     @property
     def acknowledged(self) -> bool:
@@ -478,7 +495,7 @@ class Connection:
         except RemoteProtocolError as exc:
             error = exc
             code = exc.close_code
-            self.abort(exc, close_code=exc.close_code, reason="protocol violation")
+            self.abort(exc, close_code=exc.close_code, reason="protocol violation", linger=True)
         except _MessageTooBig as exc:
             failure = TransportProtocolError(
                 f"the server sent a message of at least {exc.size} bytes, over "
@@ -487,13 +504,13 @@ class Connection:
             )
             error = failure
             code = 1009
-            self.abort(failure, close_code=1009, reason="message too big")
+            self.abort(failure, close_code=1009, reason="message too big", linger=True)
         except (websocket.WebSocketProtocolException, websocket.WebSocketPayloadException) as exc:
             failure = TransportProtocolError(f"the server sent an invalid frame: {exc}", 1002)
             failure.__cause__ = exc
             error = exc
             code = 1002
-            self.abort(failure, close_code=1002, reason="invalid frame")
+            self.abort(failure, close_code=1002, reason="invalid frame", linger=True)
         except (websocket.WebSocketException, OSError) as exc:
             # EOF, reset, or our own shutdown() waking this thread: see _cause for which.
             error = exc
@@ -543,7 +560,9 @@ class Connection:
                     cause = TransportClosed("the client closed the connection", code, reason)
                 else:
                     assert self._protocol is not None
-                    cause = self._protocol.close_error(code, reason, acknowledged=acknowledged)
+                    cause = self._protocol.close_error(
+                        code, reason, acknowledged=acknowledged, offered=self.offer
+                    )
                     if error is not None:
                         cause.__cause__ = error
                 self._cause = cause
@@ -554,17 +573,31 @@ class Connection:
         if self._keepalive is not None:
             self._keepalive.stop()
         if self._ws is not None:
+            if self._linger:
+                self._drain()
             _shutdown(self._ws)
         log = logger.debug if self._closing_by_us else logger.info
         log("connection #%d closed: %s", self.number, cause)
 
     # -- closing ----------------------------------------------------------------------------
 
-    def abort(self, exc: TransportError, close_code: int | None = None, reason: str = "") -> None:
+    def abort(
+        self,
+        exc: TransportError,
+        close_code: int | None = None,
+        reason: str = "",
+        *,
+        linger: bool = False,
+    ) -> None:
         """Record why the connection ends (the first cause wins) and wake the reader.
 
         Safe from any thread. With ``close_code`` a Close frame is sent first, best effort.
+        ``linger`` is for the reader itself: instead of cutting the socket at once, its
+        teardown reads and discards until the server's EOF, so that the Close frame is not
+        lost to the TCP reset that closing with unread data causes.
         """
+        if linger:
+            self._linger = True
         with self._lock:
             if self._cause is None:
                 self._cause = exc
@@ -579,11 +612,31 @@ class Connection:
                 ws.send_close(close_code, reason.encode()[:123])
             except (websocket.WebSocketException, OSError, AttributeError):
                 pass
-        _shutdown_socket(ws)
+        if not linger:
+            _shutdown_socket(ws)
+
+    def _drain(self) -> None:
+        """After our Close: discard what the server still sends until it closes, briefly."""
+        ws = self._ws
+        sock = ws.sock if ws is not None else None
+        if sock is None:
+            return
+        deadline = time.monotonic() + min(self.options.close_timeout or _LINGER, _LINGER)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                if not sock.recv(65536):
+                    return
+        except (OSError, ValueError):
+            return
 
     def close(self) -> None:
         """Say goodbye, send Close 1000, wait up to ``close_timeout`` for the server's Close,
         then make sure both threads are gone. Idempotent; safe from any thread."""
+        if self.is_inherited:
+            self._forget_inherited()
+            return
         with self._lock:
             first = not self._closing and self._cause is None
             self._closing = True
@@ -597,6 +650,22 @@ class Connection:
             except (websocket.WebSocketException, OSError, AttributeError):
                 _shutdown_socket(ws)
         self.join(self.options.close_timeout)
+
+    def _forget_inherited(self) -> None:
+        """In a forked child: release our copy of the descriptor, leave the parent's socket
+        (and its TCP connection) untouched. No Close frame, no shutdown()."""
+        ws = self._ws
+        sock = ws.sock if ws is not None else None
+        if sock is not None:
+            try:
+                sock.close()  # closes this process's descriptor only
+            except OSError:
+                pass
+            ws.sock = None  # type: ignore[union-attr]
+        failure = TransportClosed(
+            "this connection belongs to the parent process (os.fork); connect again in the child"
+        )
+        self.registry.fail_all(failure)
 
     def join(self, timeout: float | None) -> None:
         """Wait for the reader to see the server's Close (or EOF), then for both threads."""

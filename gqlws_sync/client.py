@@ -213,6 +213,11 @@ class Client:
         connection = self._connection
         if connection is None:
             raise TransportClosed("not connected: call connect() or use 'with Client(...)'")
+        if connection.is_inherited:
+            raise TransportClosed(
+                "this client was connected in the parent process before os.fork(); "
+                "its connection cannot be shared: call connect() in the child"
+            )
         return connection
 
     # -- operations -------------------------------------------------------------------------

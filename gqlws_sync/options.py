@@ -76,10 +76,14 @@ _MASK = "[secure]"
 def check_duration(name: str, value: Any, *, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of seconds or None, not {value!r}")
+    if not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds or None, not {value!r}")
     if math.isnan(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, not {value!r}; None means no limit")
     return float(value)
 
 
@@ -114,7 +118,8 @@ class ClientOptions:
         headers = dict.fromkeys(self.headers, _MASK)
         payload = None if self.init_payload is None else _MASK
         return (
-            f"ClientOptions(url={self.url!r}, headers={headers!r}, init_payload={payload}, "
+            f"ClientOptions(url={redact_url(self.url)!r}, headers={headers!r}, "
+            f"init_payload={payload}, "
             f"subprotocols={list(self.subprotocols)!r})"
         )
 
@@ -211,8 +216,16 @@ class ClientOptions:
             if alias in args:
                 value = args.pop(alias)
                 if option == "ws_ping_interval":
+                    if ws_ping_interval != DEFAULT_WS_PING_INTERVAL:
+                        raise ValueError(
+                            "give ws_ping_interval or connect_args['ping_interval'], not both"
+                        )
                     ws_ping_interval = value
                 else:
+                    if ws_pong_timeout != DEFAULT_WS_PONG_TIMEOUT:
+                        raise ValueError(
+                            "give ws_pong_timeout or connect_args['ping_timeout'], not both"
+                        )
                     ws_pong_timeout = value
         unknown = sorted(set(args) - CONNECT_ARGS_ALLOWED)
         if unknown:
@@ -268,7 +281,7 @@ def redact_url(url: str) -> str:
             user = userinfo.split(":", 1)[0]
             netloc = f"{user}:{_MASK}@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
         query = "&".join(
-            f"{pair.split('=', 1)[0]}={_MASK}" if "=" in pair else pair
+            f"{pair.split('=', 1)[0]}={_MASK}" if "=" in pair else _MASK
             for pair in parts.query.split("&")
             if pair
         )

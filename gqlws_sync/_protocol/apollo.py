@@ -43,7 +43,7 @@ class ApolloProtocol(Protocol):
         if kind == "ka":
             return KeepAlive()
         if kind == "error":
-            if "id" not in message:
+            if message.get("id") is None:
                 # Not about any operation: the server rejected something on the connection.
                 return ConnectionRefused(_error_message(message.get("payload")))
             return Error(self._op_id(message), self._errors(message))

@@ -111,7 +111,7 @@ class Protocol:
         """
         try:
             message = self._loads(data)
-        except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, …
             raise RemoteProtocolError(
                 "server sent a text frame that is not JSON", self.violation_close_code
             ) from exc
@@ -125,7 +125,9 @@ class Protocol:
     def _event(self, message: dict[str, Any]) -> Event | None:
         raise NotImplementedError
 
-    def close_error(self, code: int, reason: str, *, acknowledged: bool) -> TransportError:
+    def close_error(
+        self, code: int, reason: str, *, acknowledged: bool, offered: tuple[str, ...] = ()
+    ) -> TransportError:
         """The exception that a Close frame from the server (or a lost TCP connection, 1006)
         raises in every waiting caller."""
         return close_error(
@@ -134,6 +136,7 @@ class Protocol:
             subprotocol=self.subprotocol,
             acknowledged=acknowledged,
             refusal_message=self.refusal_message,
+            offered=offered,
         )
 
     _start_type: ClassVar[str]

@@ -67,6 +67,7 @@ def close_error(
     subprotocol: str,
     acknowledged: bool,
     refusal_message: str | None = None,
+    offered: tuple[str, ...] = (),
 ) -> TransportError:
     """Map a close code to the exception it raises.
 
@@ -78,14 +79,21 @@ def close_error(
         acknowledged: whether ``connection_ack`` had arrived. A 1002 or 4406 before it means
             the server does not speak the subprotocol it accepted.
         refusal_message: the message of an Apollo ``connection_error`` that came before.
+        offered: the subprotocols the client offered, named in the 4406 message.
     """
+    offer = f"offered: {', '.join(offered) or 'none'}; selected: {subprotocol!r}"
     if code in (1002, 4406) and not acknowledged:
         return TransportProtocolError(
             f"the server accepted subprotocol {subprotocol!r} but closed the connection with "
-            f"code {code} ({_PROTOCOL_MEANINGS[code]}{': ' + reason if reason else ''}); "
-            "it probably speaks another one: pass subprotocols=[Client.APOLLO_SUBPROTOCOL] "
-            "or subprotocols=[Client.GRAPHQLWS_SUBPROTOCOL]",
+            f"code {code} ({_PROTOCOL_MEANINGS[code]}{': ' + reason if reason else ''}; "
+            f"{offer}); it probably speaks another one: pass "
+            "subprotocols=[Client.APOLLO_SUBPROTOCOL] or "
+            "subprotocols=[Client.GRAPHQLWS_SUBPROTOCOL]",
             code=code,
+        )
+    if code == 4406:
+        return TransportProtocolError(
+            _describe(code, f"{_PROTOCOL_MEANINGS[code]}; {offer}", reason), code
         )
     if code == 1011 and refusal_message is not None:
         return TransportServerError(

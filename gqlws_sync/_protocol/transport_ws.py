@@ -58,5 +58,5 @@ class TransportWSProtocol(Protocol):
         raise self._violation(f"server sent a message of unknown type {kind!r}")
 
     def _require_ack(self, kind: str) -> None:
-        if self.state is ConnectionState.INITIALISING:
+        if self.state is ConnectionState.INITIALISING or self.state is ConnectionState.NEW:
             raise self._violation(f"server sent {kind!r} before connection_ack")

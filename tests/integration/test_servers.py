@@ -263,3 +263,30 @@ def test_wss_with_custom_ca(tls_strawberry_server: UvicornServer, tls_client_con
             {"countdown": 2},
             {"countdown": 1},
         ]
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_fork_child_cannot_use_parent_connection(strawberry_server: UvicornServer) -> None:
+    """After os.fork() the child gets a clear error, can connect anew, and the parent's
+    connection is unharmed."""
+    import os
+
+    with Client(strawberry_server.url) as client:
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            status = 1
+            try:
+                try:
+                    client.execute("{ hello }")
+                except TransportClosed as exc:
+                    if "os.fork" in str(exc):
+                        status = 0
+                client.connect()
+                if client.execute("{ hello }") != {"hello": "Hello world"}:
+                    status = 2
+                client.close()
+            finally:
+                os._exit(status)
+        _, wait_status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(wait_status) == 0
+        assert client.execute("{ hello }") == {"hello": "Hello world"}

@@ -1,0 +1,694 @@
+"""The ``gqlws`` command: run one GraphQL operation over a WebSocket from a shell.
+
+::
+
+    gqlws URL QUERY [-V name=value]... [-H 'Name: value']... [options]
+    gqlws URL --print-schema [options]
+    gqlws --demo QUERY [options]          (against an embedded reference server)
+
+A query or mutation prints its ``data`` as JSON on stdout. A subscription prints one JSON
+line per event, flushed at once, until the server completes it or Ctrl-C stops it (the
+protocol's ``complete``/``stop`` is sent before exiting). Whether QUERY is a subscription is
+read from the document itself, honouring ``--operation-name``.
+
+QUERY is the document text; ``-`` reads it from stdin and ``@FILE`` from a file (no GraphQL
+document can start with ``@``, so the two cannot be confused).
+
+Errors print one line on stderr, never a traceback, a header value or the init payload, and
+exit with a code scripts can branch on:
+
+====  =======================================================================================
+code  meaning
+====  =======================================================================================
+0     success
+1     GraphQL errors: the server answered with errors (partial data, if any, still goes to
+      stdout), or QUERY does not parse
+2     usage error: bad arguments, unreadable QUERY file or CA file
+3     connection failed: DNS, TCP, TLS, the upgrade refused (HTTP 401, 404, ...), the server
+      closed or dropped the connection
+4     protocol error: the server broke the GraphQL-over-WebSocket protocol or chose no
+      subprotocol
+5     timeout: connecting, waiting for ``connection_ack``, or for a result or event
+70    internal error: a bug in gqlws (run with ``--verbose`` for the traceback)
+130   interrupted by Ctrl-C (SIGINT)
+141   stdout was closed early (``gqlws ... | head -1``), as if killed by SIGPIPE
+====  =======================================================================================
+
+This module is a program, not the library: it is the one place that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import signal
+import ssl
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from graphql import (
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    OperationType,
+    build_client_schema,
+    get_introspection_query,
+    parse,
+    print_schema,
+)
+
+from . import __version__
+from ._protocol import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
+from .client import Client
+from .exceptions import (
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportError,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from .options import DEFAULT_ACK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, redact_url
+
+if TYPE_CHECKING:
+    from .testing import ReferenceServer
+
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_CONNECTION",
+    "EXIT_GRAPHQL",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PROTOCOL",
+    "EXIT_TIMEOUT",
+    "EXIT_USAGE",
+    "exit_code_for",
+    "main",
+]
+
+PROG = "gqlws"
+
+EXIT_OK = 0
+EXIT_GRAPHQL = 1
+#: argparse's own code for a bad command line; every other usage error reuses it.
+EXIT_USAGE = 2
+EXIT_CONNECTION = 3
+EXIT_PROTOCOL = 4
+EXIT_TIMEOUT = 5
+#: sysexits.h's EX_SOFTWARE.
+EXIT_INTERNAL = 70
+#: 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C.
+EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
+
+_MASK = "***"
+
+_EPILOG = """\
+QUERY:
+  the GraphQL document itself, '-' to read it from stdin, or '@FILE' to read it from FILE.
+
+variables (-V name=value):
+  the value is parsed as JSON when it parses (-V n=3 is the number 3, -V on=true a boolean,
+  -V 'ids=[1,2]' a list, -V 'in={"a":1}' an object), and kept as a string otherwise
+  (-V name=Ada is "Ada", -V zip=007 is "007"). Quote to force a string: -V 'n="3"'.
+
+output:
+  a query or mutation prints its data as indented JSON; a subscription prints one compact
+  JSON line per event as it arrives, until the server completes it or Ctrl-C stops it
+  (the server is told to stop the subscription first).
+
+exit codes:
+  0    success
+  1    GraphQL errors (partial data, if any, is still printed), or QUERY does not parse
+  2    usage error: bad arguments, unreadable QUERY or CA file
+  3    connection failed: DNS, TCP, TLS, upgrade refused (HTTP 401, 404, ...),
+       connection closed or dropped by the server
+  4    protocol error: the server broke the protocol or chose no subprotocol
+  5    timeout: connect, connection_ack, or a result or event (see --timeout)
+  70   internal error (a bug; --verbose shows the traceback)
+  130  interrupted (Ctrl-C)
+  141  stdout closed early (e.g. piped into head)
+
+Errors are one line on stderr and never show header values or the init payload.
+
+examples:
+  gqlws ws://localhost:8000/graphql '{ hello }'
+  gqlws ws://localhost:8000/graphql 'query Q($n: String) { hello(name: $n) }' -V n=Ada
+  gqlws wss://api.example.com/graphql @ops.graphql --operation-name Feed \\
+        -H 'Authorization: Bearer TOKEN'
+  echo 'subscription { countdown(from: 3) }' | gqlws --demo -
+  gqlws --demo --print-schema
+"""
+
+
+class UsageError(Exception):
+    """A bad command line found after argparse was done; exits with ``EXIT_USAGE``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line and never show a secret argument."""
+
+    secrets: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, _usage_line(message, self.secrets))
+
+
+def _usage_line(message: str, secrets: Sequence[str] = ()) -> str:
+    # argparse quotes the offending argument in some messages ("unrecognized arguments: ...");
+    # a mistyped option right before a token must not print the token.
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            message = message.replace(secret, _MASK)
+    return f"{PROG}: error: {_one_line(message)} (see '{PROG} --help')\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- parsing the command line --------------------------------------------------------------
+
+
+def _variable(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected name=value")
+    return name, _json_or_string(raw)
+
+
+def _json_or_string(raw: str) -> Any:
+    def reject(constant: str) -> NoReturn:
+        # json.loads takes NaN and Infinity, which are not JSON; keep such words as strings.
+        raise ValueError(constant)
+
+    try:
+        return json.loads(raw, parse_constant=reject)
+    except ValueError:
+        return raw
+
+
+def _header(text: str) -> tuple[str, str]:
+    # The value is a secret (Authorization, cookies): no message here may contain it.
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(ch.isspace() for ch in name):
+        raise argparse.ArgumentTypeError("expected 'Name: value'")
+    return name, value.strip()
+
+
+def _init_payload(text: str) -> dict[str, Any]:
+    # The payload usually carries a token: report where it is broken, never what it says.
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise argparse.ArgumentTypeError(
+            f"must be a JSON object, not a JSON {type(payload).__name__}"
+        )
+    return payload
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; its help and epilog are the command's documentation.
+
+    Args:
+        secrets: arguments its error messages must mask (see ``_secret_arguments``).
+    """
+    parser = _Parser(
+        prog=PROG,
+        # An abbreviation ("--init") would slip past the masking of secret arguments.
+        allow_abbrev=False,
+        usage=(
+            f"{PROG} URL QUERY [options]\n"
+            f"       {PROG} URL --print-schema [options]\n"
+            f"       {PROG} --demo QUERY [options]"
+        ),
+        description=(
+            "Run one GraphQL query, mutation or subscription over a WebSocket\n"
+            "(graphql-transport-ws or Apollo's graphql-ws) and print the result as JSON."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.secrets = secrets
+    parser.add_argument(
+        "target",
+        nargs="*",
+        metavar="URL QUERY",
+        help="ws:// or wss:// endpoint, then the document (QUERY: text, '-' or '@FILE')",
+    )
+    parser.add_argument(
+        "-V",
+        "--variable",
+        dest="variables",
+        action="append",
+        type=_variable,
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable; VALUE is JSON if it parses, else a string (repeatable)",
+    )
+    parser.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add an HTTP header to the upgrade request (repeatable; never printed)",
+    )
+    parser.add_argument(
+        "--init-payload",
+        type=_init_payload,
+        metavar="JSON",
+        help="JSON object sent as the connection_init payload (never printed)",
+    )
+    parser.add_argument(
+        "--subprotocol",
+        choices=[GRAPHQLWS_SUBPROTOCOL, APOLLO_SUBPROTOCOL],
+        help="offer only this subprotocol (default: offer both, graphql-transport-ws first)",
+    )
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--ca",
+        metavar="FILE",
+        help="trust the CA certificates in this PEM file (wss:// only)",
+    )
+    tls.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the server's certificate (wss:// only; prints a warning)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help=(
+            "seconds allowed to connect, to get connection_ack and to get a query's result; "
+            "for a subscription also the longest wait for each next event "
+            "(default: 10 s to connect and per query, subscriptions wait forever)"
+        ),
+    )
+    parser.add_argument(
+        "--operation-name",
+        metavar="NAME",
+        help="run the operation of this name when QUERY holds several",
+    )
+    parser.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the server's schema in SDL, from an introspection query (no QUERY)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the embedded reference server (demo schema) and use it instead of URL",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log the client's activity to stderr (secrets stay masked)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything the command line asked for, checked and ready to run."""
+
+    url: str | None
+    document: str | None
+    operation_name: str | None
+    is_subscription: bool
+    variables: dict[str, Any] | None
+    headers: dict[str, str] | None
+    init_payload: dict[str, Any] | None
+    subprotocols: list[str] | None
+    ssl_context: ssl.SSLContext | None
+    insecure: bool
+    timeout: float | None
+
+
+def _request(args: argparse.Namespace) -> Request:
+    """Check the combination of arguments and load QUERY and the CA file.
+
+    Raises:
+        UsageError: a combination that cannot run, or a file that cannot be read.
+        GraphQLError: QUERY does not parse, or names no runnable operation.
+    """
+    target: list[str] = args.target
+    wanted = (0 if args.demo else 1) + (0 if args.print_schema else 1)
+    if len(target) != wanted:
+        if args.demo and args.print_schema:
+            raise UsageError("--demo --print-schema takes no URL and no QUERY")
+        if args.demo:
+            raise UsageError("--demo takes QUERY and no URL (it uses the embedded server's)")
+        if args.print_schema:
+            raise UsageError("--print-schema takes URL and no QUERY")
+        if not target:
+            raise UsageError("give URL and QUERY (or --demo QUERY)")
+        if len(target) == 1:
+            raise UsageError("missing QUERY after URL")
+        raise UsageError(f"expected URL and QUERY, got {len(target)} arguments")
+
+    url = None if args.demo else target[0]
+    if url is not None and not url.startswith(("ws://", "wss://")):
+        # The client would say the same, less helpfully for someone holding an http:// URL.
+        raise UsageError(f"URL must start with ws:// or wss://, not {redact_url(url)!r}")
+    is_tls = url is not None and url.startswith("wss://")
+    if (args.ca or args.insecure) and not is_tls:
+        raise UsageError("--ca and --insecure need a wss:// URL")
+
+    document = None
+    is_subscription = False
+    if not args.print_schema:
+        document = _read_query(target[-1])
+        is_subscription = _operation(document, args.operation_name) is OperationType.SUBSCRIPTION
+    elif args.variables or args.operation_name:
+        raise UsageError("--print-schema takes no -V and no --operation-name")
+
+    variables: dict[str, Any] = {}
+    for name, value in args.variables:
+        if name in variables:
+            raise UsageError(f"variable {name!r} is set twice")
+        variables[name] = value
+    headers: dict[str, str] = {}
+    for name, value in args.headers:
+        if name.lower() in (key.lower() for key in headers):
+            raise UsageError(f"header {name!r} is set twice")
+        headers[name] = value
+
+    return Request(
+        url=url,
+        document=document,
+        operation_name=args.operation_name,
+        is_subscription=is_subscription,
+        variables=variables or None,
+        headers=headers or None,
+        init_payload=args.init_payload,
+        subprotocols=[args.subprotocol] if args.subprotocol else None,
+        ssl_context=_ssl_context(args.ca, args.insecure),
+        insecure=args.insecure,
+        timeout=args.timeout,
+    )
+
+
+def _read_query(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    if source.startswith("@"):
+        path = Path(source[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read QUERY from {str(path)!r}: {reason}") from None
+    return source
+
+
+def _operation(document: str, operation_name: str | None) -> OperationType:
+    """The type of the operation the server will run, found as the server will find it."""
+    ast = parse(document)
+    operations = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        for operation in operations:
+            if operation.name is not None and operation.name.value == operation_name:
+                return operation.operation
+        raise GraphQLError(f"QUERY has no operation named {operation_name!r}")
+    if len(operations) == 1:
+        return operations[0].operation
+    if not operations:
+        raise GraphQLError("QUERY has no operation, only fragments")
+    raise GraphQLError(f"QUERY has {len(operations)} operations; choose one with --operation-name")
+
+
+def _ssl_context(cafile: str | None, insecure: bool) -> ssl.SSLContext | None:
+    if cafile is not None:
+        try:
+            return ssl.create_default_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(f"cannot load CA file {cafile!r}: {reason}") from None
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return None
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code for an exception that ended the command (see the module docstring)."""
+    # Timeouts first: AckTimeout is also a TransportServerError and ConnectTimeout a
+    # TransportConnectionFailed, and the table promises 5 for every timeout.
+    if isinstance(exc, TimeoutError):
+        return EXIT_TIMEOUT
+    if isinstance(exc, (TransportQueryError, GraphQLError)):
+        return EXIT_GRAPHQL
+    if isinstance(exc, TransportProtocolError):
+        return EXIT_PROTOCOL
+    if isinstance(exc, (TransportConnectionFailed, TransportServerError, TransportClosed)):
+        return EXIT_CONNECTION
+    if isinstance(exc, TransportError):  # TransportAlreadyConnected cannot happen here
+        return EXIT_CONNECTION
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_INTERNAL
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for stderr; library messages already leave out headers and init payloads."""
+    if isinstance(exc, TransportQueryError):
+        messages = [_error_message(error) for error in exc.errors or []] or [str(exc)]
+        label = "GraphQL error" if len(messages) == 1 else f"{len(messages)} GraphQL errors"
+        return f"{label}: {'; '.join(messages)}"
+    if isinstance(exc, GraphQLSyntaxError):
+        where = ""
+        if exc.locations:
+            where = f" at line {exc.locations[0].line}, column {exc.locations[0].column}"
+        return f"QUERY does not parse: {exc.message}{where}"
+    if isinstance(exc, GraphQLError):
+        return exc.message
+    if isinstance(exc, UsageError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"timeout: {exc}"
+    if isinstance(exc, TransportProtocolError):
+        return f"protocol error: {exc}"
+    if isinstance(exc, TransportClosed):
+        return f"connection closed: {exc}"
+    if isinstance(exc, TransportError):
+        return f"connection failed: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message")
+        path = error.get("path")
+        text = str(message) if message is not None else json.dumps(error)
+        if isinstance(path, list) and path:
+            text += f" (at {'.'.join(str(part) for part in path)})"
+        return text
+    return str(error)
+
+
+def _print_json(data: Any, *, indent: int | None) -> None:
+    print(json.dumps(data, indent=indent, ensure_ascii=False), flush=True)
+
+
+@contextlib.contextmanager
+def _endpoint(request: Request) -> Iterator[str]:
+    """The URL to use: the given one, or that of a reference server started for ``--demo``."""
+    if request.url is not None:
+        yield request.url
+        return
+    try:
+        from .testing import ReferenceServer  # noqa: PLC0415  # only --demo needs websockets
+    except ImportError as exc:
+        raise UsageError(f"--demo needs the server extra: {exc}") from None
+    server: ReferenceServer = ReferenceServer()
+    with server:
+        yield server.url
+
+
+def _run(request: Request) -> int:
+    if request.insecure:
+        print(
+            f"{PROG}: warning: --insecure: the server's certificate is not verified; "
+            "anyone on the network path can read and change this connection",
+            file=sys.stderr,
+        )
+    timeout = request.timeout
+    with _endpoint(request) as url:
+        client = Client(
+            url,
+            headers=request.headers,
+            ssl=request.ssl_context if request.ssl_context is not None else False,
+            init_payload=request.init_payload,
+            subprotocols=request.subprotocols,
+            connect_timeout=DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout,
+            ack_timeout=DEFAULT_ACK_TIMEOUT if timeout is None else timeout,
+        )
+        with client:
+            if request.document is None:
+                return _print_schema(client, timeout)
+            if request.is_subscription:
+                return _subscribe(client, request)
+            try:
+                data = client.execute(
+                    request.document,
+                    request.variables,
+                    request.operation_name,
+                    timeout=timeout,
+                )
+            except TransportQueryError as exc:
+                if exc.data is not None:
+                    _print_json(exc.data, indent=2)
+                raise
+            _print_json(data, indent=2)
+    return EXIT_OK
+
+
+def _subscribe(client: Client, request: Request) -> int:
+    assert request.document is not None
+    subscription = client.subscribe(
+        request.document,
+        request.variables,
+        request.operation_name,
+        timeout=request.timeout,
+    )
+    # Leaving this block in any way, Ctrl-C included, stops the subscription on the server.
+    with subscription:
+        try:
+            for data in subscription:
+                _print_json(data, indent=None)
+        except TransportQueryError as exc:
+            if exc.data is not None:
+                _print_json(exc.data, indent=None)
+            raise
+    return EXIT_OK
+
+
+def _print_schema(client: Client, timeout: float | None) -> int:
+    data = client.execute(get_introspection_query(descriptions=True), timeout=timeout)
+    try:
+        schema = build_client_schema(data)  # type: ignore[arg-type]  # checked by graphql-core
+    except (TypeError, ValueError, GraphQLError) as exc:
+        raise TransportProtocolError(
+            f"the introspection result is not a valid schema: {exc}"
+        ) from exc
+    print(print_schema(schema), flush=True)
+    return EXIT_OK
+
+
+def _configure_logging(verbose: bool) -> None:
+    logger = logging.getLogger("gqlws_sync")
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(relativeCreated)8.1f ms %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    else:
+        # Without a handler, logging's last resort prints warnings to stderr, which would
+        # break the promise of one line per error; --verbose shows them.
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+def _secret_arguments(argv: Sequence[str]) -> list[str]:
+    """The arguments that must never be echoed: header values and the init payload."""
+    secrets: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg in ("-H", "--header", "--init-payload"):
+            if index + 1 < len(argv):
+                secrets.append(argv[index + 1])
+        elif arg.startswith(("--header=", "--init-payload=")):
+            secrets.append(arg.split("=", 1)[1])
+        elif arg.startswith("-H"):
+            secrets.append(arg[2:])
+    # A message may repeat a header's value alone, without its name.
+    secrets += [s.partition(":")[2].strip() for s in secrets if ":" in s]
+    # Masking a one- or two-letter "secret" would mangle the message and hide nothing.
+    return [s for s in secrets if len(s) >= 3]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command and return its exit code (the console script ``gqlws``).
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # A shell that started us in the background may have left SIGINT ignored; the exit
+    # code table promises that Ctrl-C stops a subscription cleanly.
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # JSON travels as UTF-8 (RFC 8259 section 8.1), whatever the locale says.
+        sys.stdout.reconfigure(encoding="utf-8")
+
+    secrets = _secret_arguments(argv)
+    parser = build_parser(secrets)
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+
+    try:
+        try:
+            request = _request(args)
+        except UsageError as exc:
+            sys.stderr.write(_usage_line(str(exc), secrets))
+            return EXIT_USAGE
+        return _run(request)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Python would print an error when it flushes stdout at exit; point it at nothing.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except UsageError as exc:
+        sys.stderr.write(_usage_line(str(exc), secrets))
+        return EXIT_USAGE
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code == EXIT_INTERNAL and args.verbose:
+            traceback.print_exc()
+        line = _describe(exc)
+        for secret in secrets:
+            line = line.replace(secret, _MASK)
+        print(f"{PROG}: {_one_line(line)}", file=sys.stderr)
+        return code
