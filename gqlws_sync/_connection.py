@@ -22,15 +22,14 @@ import logging
 import os
 import socket
 import ssl
-import struct
 import threading
 import time
 from typing import Any, NoReturn
 
 import certifi
 import websocket
-from websocket import ABNF
 
+from ._frames import CLOSE, PING, PONG, TEXT, ConnectionEOF, FrameError, FrameReader, parse_close
 from ._keepalive import KeepAlive
 from ._protocol import (
     PROTOCOLS,
@@ -68,12 +67,6 @@ logger = logging.getLogger("gqlws_sync.connection")
 
 _numbers = itertools.count(1)
 
-_TEXT = ABNF.OPCODE_TEXT
-_BINARY = ABNF.OPCODE_BINARY
-_CONT = ABNF.OPCODE_CONT
-_CLOSE = ABNF.OPCODE_CLOSE
-_PING = ABNF.OPCODE_PING
-_PONG = ABNF.OPCODE_PONG
 
 #: After close() gave up waiting for the server's Close, how long the reader gets to notice the
 #: shut-down socket. It only has to wake from a blocking read, which is immediate.
@@ -82,12 +75,6 @@ _READER_WAKE_TIMEOUT = 2.0
 #: How long the reader keeps reading, after it closed the connection over a protocol
 #: violation, for the server to close its side; bounded by close_timeout too.
 _LINGER = 1.0
-
-
-class _MessageTooBig(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
 
 
 class Connection:
@@ -187,8 +174,6 @@ class Connection:
         # From here on the socket timeout bounds every send (a stalled send must not hang a
         # caller) and is the reader's idle tick (partial frames survive a read timeout).
         ws.settimeout(DEFAULT_SEND_TIMEOUT)
-        if options.max_message_size is not None:
-            _limit_frame_size(ws, options.max_message_size)
         self._keepalive = KeepAlive(
             number=self.number,
             send_ping=self._send_protocol_ping if protocol.has_client_ping else None,
@@ -414,12 +399,10 @@ class Connection:
         assert ws is not None
         assert protocol is not None
         assert keepalive is not None
-        registry = self.registry
-        dispatch = registry.dispatch
+        assert ws.sock is not None
+        frames = FrameReader(ws.sock, self.options.max_message_size)
+        dispatch = self.registry.dispatch
         receive = protocol.receive
-        recv_frame = ws.frame_buffer.recv_frame
-        cont = ws.cont_frame
-        max_size = self.options.max_message_size
         # graphql-transport-ws counts any message as a sign of life; Apollo only its ka.
         touch_on_any = (
             isinstance(protocol, TransportWSProtocol)
@@ -432,86 +415,58 @@ class Connection:
         try:
             while True:
                 try:
-                    frame = recv_frame()
-                except websocket.WebSocketTimeoutException:
-                    continue  # idle; a partial frame stays buffered for the next call
-                opcode = frame.opcode
-                if frame.mask_value:
-                    raise websocket.WebSocketProtocolException("masked frame from the server")
-                if opcode == _TEXT and frame.fin and not cont.recving_frames:
-                    data = frame.data
-                elif opcode in (_TEXT, _BINARY, _CONT):
-                    cont.validate(frame)
-                    cont.add(frame)
-                    joined = cont.cont_data
-                    if max_size is not None and joined and len(joined[1]) > max_size:
-                        raise _MessageTooBig(len(joined[1]))
-                    if not frame.fin:
+                    messages = frames.read()
+                except TimeoutError:
+                    continue  # idle: the socket timeout only bounds sends
+                for opcode, data in messages:
+                    if opcode != TEXT:
+                        if opcode == PING:
+                            ws.pong(bytes(data))
+                        elif opcode == PONG:
+                            keepalive.ws_pong_received()
+                        elif opcode == CLOSE:
+                            code, reason = parse_close(data)
+                            self._answer_close()
+                            return
+                        else:  # a binary message: neither protocol has any
+                            raise RemoteProtocolError(
+                                "server sent a binary frame; GraphQL over WebSocket uses text",
+                                protocol.violation_close_code
+                                if isinstance(protocol, TransportWSProtocol)
+                                else 1003,
+                            )
                         continue
-                    opcode, frame = cont.extract(frame)
-                    if opcode == _BINARY:
-                        raise RemoteProtocolError(
-                            "server sent a binary frame; GraphQL over WebSocket uses text only",
-                            protocol.violation_close_code
-                            if isinstance(protocol, TransportWSProtocol)
-                            else 1003,
-                        )
-                    data = frame.data
-                elif opcode == _PING:
-                    if len(frame.data) > 125:
-                        raise websocket.WebSocketProtocolException("ping payload over 125 bytes")
-                    ws.pong(frame.data)
-                    continue
-                elif opcode == _PONG:
-                    keepalive.ws_pong_received()
-                    continue
-                elif opcode == _CLOSE:
-                    code, reason = _parse_close(frame.data)
-                    self._answer_close()
-                    break
-                else:
-                    continue
-
-                if touch_on_any:
-                    keepalive.last_seen = monotonic()
-                event = receive(data)
-                kind = type(event)
-                if kind is Next or kind is Complete or kind is Error:
-                    dispatch(event)  # type: ignore[arg-type]  # narrowed by the test above
-                elif kind is Ping:
-                    if self.options.answer_pings:
-                        pong = protocol.pong(event.payload)  # type: ignore[union-attr]
-                        if pong is not None:
-                            self.send(pong)
-                elif kind is Pong:
-                    keepalive.pong_received()
-                elif kind is KeepAliveEvent:
-                    keepalive.touch()
-                elif kind is ConnectionAck:
-                    self.ack_payload = event.payload  # type: ignore[union-attr]
-                    self._settled.set()
-                elif kind is ConnectionRefused:
-                    self._refused(event.message)  # type: ignore[union-attr]
+                    if touch_on_any:
+                        keepalive.last_seen = monotonic()
+                    event = receive(data)
+                    kind = type(event)
+                    if kind is Next or kind is Complete or kind is Error:
+                        dispatch(event)  # type: ignore[arg-type]  # narrowed by the test above
+                    elif kind is Ping:
+                        if self.options.answer_pings:
+                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]
+                            if pong is not None:
+                                self.send(pong)
+                    elif kind is Pong:
+                        keepalive.pong_received()
+                    elif kind is KeepAliveEvent:
+                        keepalive.touch()
+                    elif kind is ConnectionAck:
+                        self.ack_payload = event.payload  # type: ignore[union-attr]
+                        self._settled.set()
+                    elif kind is ConnectionRefused:
+                        self._refused(event.message)  # type: ignore[union-attr]
         except RemoteProtocolError as exc:
             error = exc
             code = exc.close_code
             self.abort(exc, close_code=exc.close_code, reason="protocol violation", linger=True)
-        except _MessageTooBig as exc:
-            failure = TransportProtocolError(
-                f"the server sent a message of at least {exc.size} bytes, over "
-                f"max_message_size={max_size}",
-                1009,
-            )
-            error = failure
-            code = 1009
-            self.abort(failure, close_code=1009, reason="message too big", linger=True)
-        except (websocket.WebSocketProtocolException, websocket.WebSocketPayloadException) as exc:
-            failure = TransportProtocolError(f"the server sent an invalid frame: {exc}", 1002)
+        except FrameError as exc:
+            failure = TransportProtocolError(str(exc), exc.close_code)
             failure.__cause__ = exc
             error = exc
-            code = 1002
-            self.abort(failure, close_code=1002, reason="invalid frame", linger=True)
-        except (websocket.WebSocketException, OSError) as exc:
+            code = exc.close_code
+            self.abort(failure, close_code=exc.close_code, reason="invalid frame", linger=True)
+        except (ConnectionEOF, websocket.WebSocketException, OSError) as exc:
             # EOF, reset, or our own shutdown() waking this thread: see _cause for which.
             error = exc
         except TransportError as exc:
@@ -557,7 +512,7 @@ class Connection:
             cause = self._cause
             if cause is None:
                 if self._closing_by_us:
-                    cause = TransportClosed("the client closed the connection", code, reason)
+                    cause = TransportClosed("the client closed the connection", 1000)
                 else:
                     assert self._protocol is not None
                     cause = self._protocol.close_error(
@@ -643,8 +598,12 @@ class Connection:
             self._closing_by_us = True
         ws = self._ws
         if first and ws is not None and self._protocol is not None:
+            live_ids = self.registry.live_ids()
+            # Waiters learn at once that the client closed; whatever the server still sends
+            # for these operations (Apollo answers each stop with complete) is dropped.
+            self.registry.fail_all(TransportClosed("the client closed the connection", 1000))
             try:
-                for frame in self._protocol.goodbye(self.registry.live_ids()):
+                for frame in self._protocol.goodbye(live_ids):
                     ws.send(frame)
                 ws.send_close(1000)
             except (websocket.WebSocketException, OSError, AttributeError):
@@ -685,32 +644,6 @@ class Connection:
                     logger.warning("%s did not stop", reader.name)
         if self._keepalive is not None:
             self._keepalive.join(timeout)
-
-
-def _parse_close(data: bytes | str) -> tuple[int, str]:
-    if isinstance(data, str):  # websocket-client types frame data loosely; it is bytes here
-        data = data.encode("utf-8", "surrogateescape")
-    if len(data) < 2:
-        return 1005, ""
-    code = struct.unpack("!H", data[:2])[0]
-    return code, data[2:].decode("utf-8", "replace")
-
-
-def _limit_frame_size(ws: websocket.WebSocket, limit: int) -> None:
-    """Refuse a frame as soon as its header announces more than ``limit`` bytes.
-
-    websocket-client would otherwise read any announced length into memory. This wraps
-    ``frame_buffer.recv_length``, an internal of websocket-client 1.x (pinned in setup.cfg).
-    """
-    buffer = ws.frame_buffer
-    read_length = buffer.recv_length
-
-    def recv_length() -> None:
-        read_length()
-        if buffer.length is not None and buffer.length > limit:
-            raise _MessageTooBig(buffer.length)
-
-    buffer.recv_length = recv_length  # type: ignore[method-assign]  # documented above
 
 
 def _shutdown_socket(ws: websocket.WebSocket) -> None:

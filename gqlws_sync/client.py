@@ -87,7 +87,7 @@ class Client:
         ws_ping_interval: float | None = DEFAULT_WS_PING_INTERVAL,
         ws_pong_timeout: float | None = DEFAULT_WS_PONG_TIMEOUT,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-        json_loads: Callable[[str | bytes], Any] | None = None,
+        json_loads: Callable[[str | bytes | bytearray], Any] | None = None,
         json_dumps: Callable[[Any], str] | None = None,
     ) -> None:
         self.options = ClientOptions.build(

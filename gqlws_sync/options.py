@@ -107,7 +107,7 @@ class ClientOptions:
     ws_ping_interval: float | None = DEFAULT_WS_PING_INTERVAL
     ws_pong_timeout: float | None = DEFAULT_WS_PONG_TIMEOUT
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-    json_loads: Callable[[str | bytes], Any] = json.loads
+    json_loads: Callable[[str | bytes | bytearray], Any] = json.loads
     json_dumps: Callable[[Any], str] = json.dumps
     #: True when ``subprotocols`` was left to its default: only then may connect() retry
     #: with the other subprotocol after a legacy server's 1002/4406.
@@ -154,7 +154,7 @@ class ClientOptions:
         ws_ping_interval: float | None = DEFAULT_WS_PING_INTERVAL,
         ws_pong_timeout: float | None = DEFAULT_WS_PONG_TIMEOUT,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-        json_loads: Callable[[str | bytes], Any] | None = None,
+        json_loads: Callable[[str | bytes | bytearray], Any] | None = None,
         json_dumps: Callable[[Any], str] | None = None,
     ) -> ClientOptions:
         """Check every option and return them frozen.

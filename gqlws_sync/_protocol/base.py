@@ -24,7 +24,7 @@ from ..exceptions import TransportError, TransportProtocolError
 from .closecodes import close_error
 from .events import Event
 
-JsonLoads = Callable[[str | bytes], Any]
+JsonLoads = Callable[[str | bytes | bytearray], Any]
 JsonDumps = Callable[[Any], str]
 
 
@@ -103,7 +103,7 @@ class Protocol:
 
     # -- incoming ---------------------------------------------------------------------------
 
-    def receive(self, data: bytes | str) -> Event | None:
+    def receive(self, data: bytes | bytearray | str) -> Event | None:
         """Parse one text frame into an event; ``None`` for a message to ignore.
 
         Raises:

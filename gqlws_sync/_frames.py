@@ -1,0 +1,167 @@
+"""Reading server frames (RFC 6455 §5.2) from the socket in large chunks.
+
+websocket-client reads every frame with at least two ``recv`` calls (header, then payload)
+and builds an object for each; for a stream of small messages that dominates the reader
+thread's time. This reader asks the socket for everything it has (up to ``_CHUNK`` bytes) and
+cuts as many whole frames out of it as it holds, so one system call (and one release of the
+GIL, letting consumer threads run) serves many messages. websocket-client still does the
+handshake, TLS and every send.
+
+Server frames are never masked, so parsing is: 2 header bytes, an optional 16- or 64-bit
+length, the payload. What is malformed raises ``FrameError`` with the close code to send.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+_CHUNK = 256 * 1024
+
+CONT = 0x0
+TEXT = 0x1
+BINARY = 0x2
+CLOSE = 0x8
+PING = 0x9
+PONG = 0xA
+_DATA_OPCODES = frozenset({CONT, TEXT, BINARY})
+_CONTROL_OPCODES = frozenset({CLOSE, PING, PONG})
+
+
+class FrameError(Exception):
+    """The server broke RFC 6455 framing; ``close_code`` says how to close."""
+
+    def __init__(self, message: str, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class ConnectionEOF(Exception):
+    """The TCP connection ended (the peer closed it, or it was shut down locally)."""
+
+
+class FrameReader:
+    """Cuts whole messages out of a socket's byte stream; used by the reader thread only.
+
+    ``read()`` returns a list of ``(opcode, payload)`` where data messages are already
+    reassembled from their fragments (opcode TEXT or BINARY) and control frames come as
+    they are, between them if the server interleaved them.
+    """
+
+    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_max_size", "_sock")
+
+    def __init__(self, sock: socket.socket | ssl.SSLSocket, max_size: int | None) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+        self._max_size = max_size
+        self._fragments: bytearray | None = None
+        self._fragments_opcode = 0
+
+    def read(self) -> list[tuple[int, bytearray]]:
+        """Block until at least one more chunk arrived; return the messages it completed.
+
+        Raises:
+            ConnectionEOF: the connection ended.
+            FrameError: malformed framing or a message over ``max_size``.
+            socket.timeout: nothing arrived within the socket's timeout (nothing is lost).
+            OSError: the socket failed.
+        """
+        chunk = self._sock.recv(_CHUNK)
+        if not chunk:
+            raise ConnectionEOF("the server closed the TCP connection")
+        buffer = self._buffer
+        buffer += chunk
+        messages: list[tuple[int, bytearray]] = []
+        size = len(buffer)
+        pos = 0
+        max_size = self._max_size
+        while size - pos >= 2:
+            first = buffer[pos]
+            second = buffer[pos + 1]
+            length = second & 0x7F
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buffer[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buffer[start : start + 8], "big")
+                start += 8
+            if first & 0x70:
+                raise FrameError("reserved bits set in a frame; no extension was negotiated")
+            if second & 0x80:
+                raise FrameError("the server sent a masked frame")
+            opcode = first & 0x0F
+            if max_size is not None and length > max_size:
+                raise FrameError(
+                    f"the server sent a frame of {length} bytes, over max_message_size={max_size}",
+                    1009,
+                )
+            end = start + length
+            if end > size:
+                break
+            payload = buffer[start:end]
+            pos = end
+            fin = first & 0x80
+            if opcode == TEXT and fin and self._fragments is None:
+                messages.append((TEXT, payload))  # the common case: one whole text frame
+            elif opcode in _CONTROL_OPCODES:
+                if not fin or length > 125:
+                    raise FrameError("a control frame must be whole and at most 125 bytes")
+                messages.append((opcode, payload))
+            elif opcode in _DATA_OPCODES:
+                self._fragment(opcode, bool(fin), payload, messages)
+            else:
+                raise FrameError(f"unknown opcode {opcode:#x}")
+        if pos:
+            del buffer[:pos]
+        return messages
+
+    def _fragment(
+        self, opcode: int, fin: bool, payload: bytearray, messages: list[tuple[int, bytearray]]
+    ) -> None:
+        fragments = self._fragments
+        if opcode == CONT:
+            if fragments is None:
+                raise FrameError("a continuation frame without a message to continue")
+            fragments += payload
+            if self._max_size is not None and len(fragments) > self._max_size:
+                raise FrameError(
+                    f"the server sent a message of over {self._max_size} bytes, over "
+                    f"max_message_size={self._max_size}",
+                    1009,
+                )
+        else:
+            if fragments is not None:
+                raise FrameError("a new message began before the last one was finished")
+            fragments = payload
+            self._fragments_opcode = opcode
+        if fin:
+            self._fragments = None
+            messages.append((self._fragments_opcode, fragments))
+        else:
+            self._fragments = fragments
+
+
+def parse_close(payload: bytes | bytearray) -> tuple[int, str]:
+    """The code and reason of a Close frame; 1005 when it has no body.
+
+    Raises:
+        FrameError: a one-byte body, a code that may not be sent (RFC 6455 §7.4), or a reason
+            that is not UTF-8.
+    """
+    if not payload:
+        return 1005, ""
+    if len(payload) < 2:
+        raise FrameError("a Close frame with a one-byte body")
+    code = int.from_bytes(payload[:2], "big")
+    if not (1000 <= code <= 4999) or code in (1004, 1005, 1006) or 1015 <= code <= 2999:
+        raise FrameError(f"the server sent close code {code}, which may not be sent")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameError("a Close frame whose reason is not UTF-8", 1007) from exc
+    return code, reason
