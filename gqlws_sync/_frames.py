@@ -95,6 +95,9 @@ class FrameReader:
             if second & 0x80:
                 raise FrameError("the server sent a masked frame")
             opcode = first & 0x0F
+            fin = first & 0x80
+            if opcode >= CLOSE and (not fin or length > 125):
+                raise FrameError("a control frame must be whole and at most 125 bytes")
             if max_size is not None and length > max_size:
                 raise FrameError(
                     f"the server sent a frame of {length} bytes, over max_message_size={max_size}",
@@ -105,12 +108,9 @@ class FrameReader:
                 break
             payload = buffer[start:end]
             pos = end
-            fin = first & 0x80
             if opcode == TEXT and fin and self._fragments is None:
                 messages.append((TEXT, payload))  # the common case: one whole text frame
             elif opcode in _CONTROL_OPCODES:
-                if not fin or length > 125:
-                    raise FrameError("a control frame must be whole and at most 125 bytes")
                 messages.append((opcode, payload))
             elif opcode in _DATA_OPCODES:
                 self._fragment(opcode, bool(fin), payload, messages)

@@ -1,0 +1,201 @@
+"""The frame reader over a real socket pair, fed with frames built byte by byte."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from gqlws_sync._frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    ConnectionEOF,
+    FrameError,
+    FrameReader,
+    parse_close,
+)
+
+
+def frame(
+    opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = False
+) -> bytes:
+    first = (0x80 if fin else 0) | rsv | opcode
+    length = len(payload)
+    mask_bit = 0x80 if mask else 0
+    if length < 126:
+        header = bytes([first, mask_bit | length])
+    elif length < 65536:
+        header = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    if mask:
+        key = b"\x01\x02\x03\x04"
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        header += key
+    return header + payload
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    server, client = socket.socketpair()
+    client.settimeout(2)
+    yield server, client
+    server.close()
+    client.close()
+
+
+def read_all(reader: FrameReader, expected: int) -> list[tuple[int, bytes]]:
+    messages: list[tuple[int, bytes]] = []
+    while len(messages) < expected:
+        messages += [(op, bytes(data)) for op, data in reader.read()]
+    return messages
+
+
+def test_many_frames_in_one_read(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Frames of all three length encodings, sent at once, come out whole and in order."""
+    server, client = pair
+    payloads = [b"a" * 5, b"b" * 300, b"c" * 70000]
+    server.sendall(b"".join(frame(TEXT, p) for p in payloads))
+    assert read_all(FrameReader(client, None), 3) == [(TEXT, p) for p in payloads]
+
+
+def test_frame_split_across_reads(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A frame that arrives a byte at a time is assembled once complete."""
+    server, client = pair
+    reader = FrameReader(client, None)
+    data = frame(TEXT, b'{"type":"ka"}')
+    for i, byte in enumerate(data):
+        server.sendall(bytes([byte]))
+        messages = reader.read()
+        assert messages == ([] if i < len(data) - 1 else [(TEXT, bytearray(b'{"type":"ka"}'))])
+
+
+def test_fragments_with_interleaved_control_frames(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A fragmented message is joined; a ping between its fragments comes out on its own."""
+    server, client = pair
+    server.sendall(
+        frame(TEXT, b"hel", fin=False)
+        + frame(PING, b"p")
+        + frame(0, b"lo ", fin=False)
+        + frame(0, b"world")
+        + frame(PONG, b"")
+    )
+    assert read_all(FrameReader(client, None), 3) == [
+        (PING, b"p"),
+        (TEXT, b"hello world"),
+        (PONG, b""),
+    ]
+
+
+def test_binary_message_is_reported(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A binary message is returned as such; the connection decides what it means."""
+    server, client = pair
+    server.sendall(frame(BINARY, b"\x00\x01"))
+    assert read_all(FrameReader(client, None), 1) == [(BINARY, b"\x00\x01")]
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "code"),
+    [
+        (frame(TEXT, b"x", rsv=0x40), "reserved bits", 1002),
+        (frame(TEXT, b"x", mask=True), "masked", 1002),
+        (frame(0x3, b"x"), "unknown opcode", 1002),
+        (frame(PING, b"x" * 126), "control frame", 1002),
+        (frame(PING, b"x", fin=False), "control frame", 1002),
+        (frame(0, b"x"), "continuation frame without", 1002),
+        (frame(TEXT, b"a", fin=False) + frame(TEXT, b"b"), "new message began", 1002),
+        (frame(TEXT, b"x" * 101), "over max_message_size=100", 1009),
+        (frame(TEXT, b"x" * 60, fin=False) + frame(0, b"x" * 60), "max_message_size=100", 1009),
+    ],
+    ids=[
+        "rsv",
+        "masked",
+        "opcode",
+        "long-ping",
+        "fragmented-ping",
+        "stray-continuation",
+        "interrupted-message",
+        "too-big-frame",
+        "too-big-message",
+    ],
+)
+def test_malformed_framing(
+    pair: tuple[socket.socket, socket.socket], data: bytes, message: str, code: int
+) -> None:
+    """Each framing error raises FrameError with the close code to send."""
+    server, client = pair
+    server.sendall(data)
+    reader = FrameReader(client, 100)
+    with pytest.raises(FrameError, match=message) as info:
+        for _ in range(5):
+            reader.read()
+    assert info.value.close_code == code
+
+
+def test_eof(pair: tuple[socket.socket, socket.socket]) -> None:
+    """The peer closing the TCP connection raises ConnectionEOF."""
+    server, client = pair
+    server.close()
+    with pytest.raises(ConnectionEOF):
+        FrameReader(client, None).read()
+
+
+def test_timeout_loses_nothing(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A read timeout in the middle of a frame keeps the part already received."""
+    server, client = pair
+    client.settimeout(0.05)
+    reader = FrameReader(client, None)
+    data = frame(TEXT, b"x" * 1000)
+    server.sendall(data[:500])
+    assert reader.read() == []
+    with pytest.raises(TimeoutError):
+        reader.read()
+    server.sendall(data[500:])
+    assert reader.read() == [(TEXT, bytearray(b"x" * 1000))]
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"", (1005, "")),
+        (b"\x03\xe8", (1000, "")),
+        (b"\x0f\xa0bye", (4000, "bye")),
+        (b"\x03\xe9" + "é".encode(), (1001, "é")),
+    ],
+)
+def test_parse_close(payload: bytes, expected: tuple[int, str]) -> None:
+    """Close bodies: none (1005), a code, a code and a UTF-8 reason."""
+    assert parse_close(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\x03", 1002),
+        ((999).to_bytes(2, "big"), 1002),
+        ((1005).to_bytes(2, "big"), 1002),
+        ((1006).to_bytes(2, "big"), 1002),
+        ((1015).to_bytes(2, "big"), 1002),
+        ((2000).to_bytes(2, "big"), 1002),
+        ((5000).to_bytes(2, "big"), 1002),
+        (b"\x03\xe8\xff", 1007),
+    ],
+)
+def test_parse_close_invalid(payload: bytes, code: int) -> None:
+    """Codes that may not be sent, one-byte bodies and non-UTF-8 reasons are errors."""
+    with pytest.raises(FrameError) as info:
+        parse_close(payload)
+    assert info.value.close_code == code
+
+
+def test_close_frame_is_returned(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A Close frame comes out as a control message with its body."""
+    server, client = pair
+    server.sendall(frame(CLOSE, b"\x03\xe8"))
+    assert read_all(FrameReader(client, None), 1) == [(CLOSE, b"\x03\xe8")]
