@@ -330,13 +330,19 @@ class Connection:
             self._send_quietly(self.protocol.cancel(op_id))
 
     def finish(self, op_id: str) -> None:
-        """Forget an operation after its first result (``execute()``)."""
-        if self.registry.release(op_id) and not isinstance(self._protocol, ApolloProtocol):
-            # A graphql-transport-ws server ends a query with complete, and the reader has
-            # usually routed it already; if not (a subscription document, a slow server),
-            # cancel. Apollo servers get no stop here: Ariadne drops the whole connection on
-            # a stop for a finished query, and some servers never send complete at all.
-            self._send_quietly(self.protocol.cancel(op_id))
+        """Let go of an operation after its first result (``execute()``)."""
+        if isinstance(self._protocol, ApolloProtocol):
+            # Some Apollo servers never send complete after a query, and Ariadne drops the
+            # whole connection on a stop for a finished one: forget it, send nothing.
+            self.registry.release(op_id)
+            return
+        # graphql-transport-ws servers end a query with complete, often a moment after the
+        # result. Sending our own complete would cost a frame per query; instead the id stays
+        # known until the server's complete, and a second result (a subscription document
+        # given to execute()) makes the reader cancel it.
+        stale = self.registry.detach(op_id)
+        if stale is not None:
+            self._send_quietly(self.protocol.cancel(stale))
 
     def _send_quietly(self, text: str) -> None:
         try:
@@ -441,7 +447,9 @@ class Connection:
                     event = receive(data)
                     kind = type(event)
                     if kind is Next or kind is Complete or kind is Error:
-                        dispatch(event)  # type: ignore[arg-type]  # narrowed by the test above
+                        stale = dispatch(event)  # type: ignore[arg-type]  # narrowed above
+                        if stale is not None:
+                            self._send_quietly(protocol.cancel(stale))
                     elif kind is Ping:
                         if self.options.answer_pings:
                             pong = protocol.pong(event.payload)  # type: ignore[union-attr]

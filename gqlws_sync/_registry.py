@@ -24,6 +24,14 @@ logger = logging.getLogger("gqlws_sync.registry")
 Item: TypeAlias = Next | Error | Complete | TransportError
 OperationQueue: TypeAlias = "SimpleQueue[Item]"
 
+#: Stands in for the queue of an operation whose caller already has its result (execute()):
+#: the server's complete is still to come and must not look like a message for a stranger.
+_DETACHED: OperationQueue = SimpleQueue()
+
+#: How many finished-but-not-completed operations to remember. A server that never completes
+#: queries would otherwise grow the map forever; past this, the oldest is cancelled.
+MAX_DETACHED = 256
+
 
 class Registry:
     def __init__(self) -> None:
@@ -33,6 +41,7 @@ class Registry:
         # not reach a newer one.
         self._ids = itertools.count(1)
         self._failure: TransportError | None = None
+        self._detached: dict[str, None] = {}  # insertion-ordered set of detached ids
 
     def __len__(self) -> int:
         return len(self._queues)
@@ -60,33 +69,67 @@ class Registry:
     def release(self, op_id: str) -> bool:
         """Forget an operation whose caller has gone; True if the server had not ended it."""
         with self._lock:
+            self._detached.pop(op_id, None)
             return self._queues.pop(op_id, None) is not None
 
+    def detach(self, op_id: str) -> str | None:
+        """The caller has its result; keep the id until the server's complete arrives.
+
+        Returns the id of an operation to cancel on the server: the oldest detached one, when
+        more than ``MAX_DETACHED`` wait for their complete.
+        """
+        with self._lock:
+            if op_id not in self._queues:
+                return None  # the server ended it already
+            self._queues[op_id] = _DETACHED
+            self._detached[op_id] = None
+            if len(self._detached) <= MAX_DETACHED:
+                return None
+            oldest = next(iter(self._detached))
+            del self._detached[oldest]
+            self._queues.pop(oldest, None)
+            return oldest
+
     def live_ids(self) -> list[str]:
+        """Operations the server may still be running, detached ones included."""
         with self._lock:
             return list(self._queues)
 
-    def dispatch(self, event: Next | Error | Complete) -> None:
-        """Route one server event to its operation; events for unknown ids are dropped."""
+    def dispatch(self, event: Next | Error | Complete) -> str | None:
+        """Route one server event to its operation; events for unknown ids are dropped.
+
+        Returns an operation id the server should be told to stop: a detached operation
+        that goes on sending results (a subscription run through execute()).
+        """
         if type(event) is Next:
             queue = self._queues.get(event.id)
+            if queue is _DETACHED:
+                with self._lock:
+                    self._queues.pop(event.id, None)
+                    self._detached.pop(event.id, None)
+                return event.id
         else:
             with self._lock:
                 queue = self._queues.pop(event.id, None)
+                if queue is _DETACHED:
+                    del self._detached[event.id]
+                    return None
         if queue is None:
             # The caller went away (cancel, timeout) or the server repeated itself: the
             # protocols say to ignore it.
             logger.debug("dropped %s for unknown operation id %r", type(event).__name__, event.id)
-            return
+            return None
         queue.put(event)
+        return None
 
     def fail_all(self, exc: TransportError) -> None:
         """Wake every waiting operation with ``exc`` and refuse new ones from now on."""
         with self._lock:
             if self._failure is None:
                 self._failure = exc
-            queues = list(self._queues.values())
+            queues = [queue for queue in self._queues.values() if queue is not _DETACHED]
             self._queues.clear()
+            self._detached.clear()
         for queue in queues:
             queue.put(exc)
 

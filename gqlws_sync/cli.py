@@ -25,6 +25,7 @@ code  meaning
       stdout), or QUERY does not parse
 2     usage error: bad arguments, unreadable QUERY file or CA file
 3     connection failed: DNS, TCP, TLS, the upgrade refused (HTTP 401, 404, ...), the server
+      refused ``connection_init`` or closed with an error code (4403, 4500, 1011, ...), or
       closed or dropped the connection
 4     protocol error: the server broke the GraphQL-over-WebSocket protocol or chose no
       subprotocol
@@ -53,11 +54,12 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
+    IntrospectionQuery,
     OperationDefinitionNode,
     OperationType,
     build_client_schema,
@@ -133,7 +135,7 @@ exit codes:
   1    GraphQL errors (partial data, if any, is still printed), or QUERY does not parse
   2    usage error: bad arguments, unreadable QUERY or CA file
   3    connection failed: DNS, TCP, TLS, upgrade refused (HTTP 401, 404, ...),
-       connection closed or dropped by the server
+       connection_init refused, connection closed (4500, 1011, ...) or dropped
   4    protocol error: the server broke the protocol or chose no subprotocol
   5    timeout: connect, connection_ack, or a result or event (see --timeout)
   70   internal error (a bug; --verbose shows the traceback)
@@ -402,6 +404,8 @@ def _request(args: argparse.Namespace) -> Request:
         variables[name] = value
     headers: dict[str, str] = {}
     for name, value in args.headers:
+        if name.lower() == "sec-websocket-protocol":
+            raise UsageError("choose the subprotocol with --subprotocol, not with -H")
         if name.lower() in (key.lower() for key in headers):
             raise UsageError(f"header {name!r} is set twice")
         headers[name] = value
@@ -498,8 +502,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, GraphQLSyntaxError):
         where = ""
         if exc.locations:
-            where = f" at line {exc.locations[0].line}, column {exc.locations[0].column}"
-        return f"QUERY does not parse: {exc.message}{where}"
+            where = f" (line {exc.locations[0].line}, column {exc.locations[0].column})"
+        return f"QUERY does not parse{where}: {exc.message}"
     if isinstance(exc, GraphQLError):
         return exc.message
     if isinstance(exc, UsageError):
@@ -509,7 +513,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TransportProtocolError):
         return f"protocol error: {exc}"
     if isinstance(exc, TransportClosed):
-        return f"connection closed: {exc}"
+        # The client's own messages already say so ("connection closed by the server ...").
+        text = str(exc)
+        return text if text.startswith("connection") else f"connection closed: {text}"
+    if isinstance(exc, TransportServerError):
+        return f"server error: {exc}"
     if isinstance(exc, TransportError):
         return f"connection failed: {exc}"
     return f"internal error: {type(exc).__name__}: {exc}"
@@ -554,15 +562,20 @@ def _run(request: Request) -> int:
         )
     timeout = request.timeout
     with _endpoint(request) as url:
-        client = Client(
-            url,
-            headers=request.headers,
-            ssl=request.ssl_context if request.ssl_context is not None else False,
-            init_payload=request.init_payload,
-            subprotocols=request.subprotocols,
-            connect_timeout=DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout,
-            ack_timeout=DEFAULT_ACK_TIMEOUT if timeout is None else timeout,
-        )
+        try:
+            client = Client(
+                url,
+                headers=request.headers,
+                ssl=request.ssl_context if request.ssl_context is not None else False,
+                init_payload=request.init_payload,
+                subprotocols=request.subprotocols,
+                connect_timeout=DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout,
+                ack_timeout=DEFAULT_ACK_TIMEOUT if timeout is None else timeout,
+            )
+        except (TypeError, ValueError) as exc:
+            # The client checks its options (a header it reserves, a URL without a host);
+            # its messages name the option, never a header value.
+            raise UsageError(str(exc)) from None
         with client:
             if request.document is None:
                 return _print_schema(client, timeout)
@@ -606,7 +619,8 @@ def _subscribe(client: Client, request: Request) -> int:
 def _print_schema(client: Client, timeout: float | None) -> int:
     data = client.execute(get_introspection_query(descriptions=True), timeout=timeout)
     try:
-        schema = build_client_schema(data)  # type: ignore[arg-type]  # checked by graphql-core
+        # build_client_schema checks the shape itself and raises on a bad one.
+        schema = build_client_schema(cast("IntrospectionQuery", data))
     except (TypeError, ValueError, GraphQLError) as exc:
         raise TransportProtocolError(
             f"the introspection result is not a valid schema: {exc}"
@@ -667,12 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
 
     try:
-        try:
-            request = _request(args)
-        except UsageError as exc:
-            sys.stderr.write(_usage_line(str(exc), secrets))
-            return EXIT_USAGE
-        return _run(request)
+        return _run(_request(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

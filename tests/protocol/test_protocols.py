@@ -502,7 +502,7 @@ class RecordingJson:
         self.dumped.append(obj)
         return json.dumps(obj, separators=(",", ":"), sort_keys=True)
 
-    def loads(self, data: str | bytes) -> Any:
+    def loads(self, data: str | bytes | bytearray) -> Any:
         self.loaded.append(data)
         return json.loads(data)
 
@@ -546,7 +546,7 @@ def test_custom_loads_result_is_used(wire: Wire) -> None:
         "RESULT": {"type": wire.result, "id": "5", "payload": {"data": {"from": "loads"}}},
     }
 
-    def loads(data: str | bytes) -> Any:
+    def loads(data: str | bytes | bytearray) -> Any:
         assert isinstance(data, str)
         return decoded[data]
 
@@ -563,7 +563,7 @@ def test_custom_loads_value_error_is_protocol_error(wire: Wire) -> None:
     class DecodeError(ValueError):
         pass
 
-    def loads(data: str | bytes) -> Any:
+    def loads(data: str | bytes | bytearray) -> Any:
         raise DecodeError("unexpected character")
 
     protocol = wire.cls(loads=loads)

@@ -401,3 +401,55 @@ def test_copy_keeps_close_code_of_remote_error() -> None:
     clone = copy_exception(RemoteProtocolError("bad", 1002))
     assert isinstance(clone, RemoteProtocolError)
     assert clone.close_code == 1002
+
+
+def test_detached_operation_ends_quietly_on_complete() -> None:
+    """After detach(), the server's complete removes the id without waking anyone."""
+    registry = Registry()
+    op_id, queue = registry.open()
+    assert registry.detach(op_id) is None
+    assert registry.live_ids() == [op_id]
+    assert registry.dispatch(Complete(op_id)) is None
+    assert registry.live_ids() == []
+    assert queue.empty()
+
+
+def test_detached_operation_that_streams_is_returned_for_cancel() -> None:
+    """A detached operation that sends another result is handed back to be cancelled."""
+    registry = Registry()
+    op_id, queue = registry.open()
+    registry.detach(op_id)
+    assert registry.dispatch(Next(op_id, {"data": {}})) == op_id
+    assert registry.live_ids() == []
+    assert queue.empty()
+    assert registry.dispatch(Next(op_id, {"data": {}})) is None  # gone now
+
+
+def test_detach_after_server_ended() -> None:
+    """Detaching an operation the server already completed does nothing."""
+    registry = Registry()
+    op_id, _ = registry.open()
+    registry.dispatch(Complete(op_id))
+    assert registry.detach(op_id) is None
+    assert registry.live_ids() == []
+
+
+def test_detached_operations_are_bounded() -> None:
+    """Past MAX_DETACHED waiting for complete, the oldest is returned to be cancelled."""
+    from gqlws_sync._registry import MAX_DETACHED
+
+    registry = Registry()
+    ids = [registry.open()[0] for _ in range(MAX_DETACHED + 1)]
+    assert [registry.detach(op_id) for op_id in ids[:-1]] == [None] * MAX_DETACHED
+    assert registry.detach(ids[-1]) == ids[0]
+    assert len(registry) == MAX_DETACHED
+
+
+def test_fail_all_skips_detached() -> None:
+    """Detached operations have no caller: fail_all puts nothing anywhere for them."""
+    registry = Registry()
+    op_id, queue = registry.open()
+    registry.detach(op_id)
+    registry.fail_all(exceptions.TransportClosed("gone", 1006))
+    assert queue.empty()
+    assert registry.live_ids() == []
