@@ -496,7 +496,7 @@ class RecordingJson:
 
     def __init__(self) -> None:
         self.dumped: list[Any] = []
-        self.loaded: list[str | bytes] = []
+        self.loaded: list[str | bytes | bytearray] = []
 
     def dumps(self, obj: Any) -> str:
         self.dumped.append(obj)
