@@ -55,6 +55,7 @@ from ._registry import OperationQueue, Registry, copy_exception
 from .exceptions import (
     AckTimeout,
     ConnectTimeout,
+    KeepAliveTimeout,
     TransportClosed,
     TransportConnectionFailed,
     TransportError,
@@ -370,8 +371,10 @@ class Connection:
         if self._cause is None:
             if isinstance(exc, websocket.WebSocketTimeoutException):
                 # Part of a frame may be out: nothing more can be sent on this stream.
-                failure = TransportClosed(
-                    f"sending stalled for {DEFAULT_SEND_TIMEOUT} s; connection abandoned", 1006
+                failure = KeepAliveTimeout(
+                    f"sending stalled for {DEFAULT_SEND_TIMEOUT} s (the server reads nothing); "
+                    "connection abandoned",
+                    1006,
                 )
             else:
                 failure = TransportClosed(

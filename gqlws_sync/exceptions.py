@@ -133,5 +133,6 @@ class OperationTimeout(TransportError, TimeoutError):
 
 
 class KeepAliveTimeout(TransportClosed, TimeoutError):
-    """The server went silent: no pong within ``pong_timeout``, or nothing within
-    ``keep_alive_timeout``. The connection was closed; every operation on it failed."""
+    """The server went silent: no pong within ``pong_timeout`` or ``ws_pong_timeout``,
+    nothing within ``keep_alive_timeout``, or it stopped reading what we send. The connection
+    was closed; every operation on it failed."""

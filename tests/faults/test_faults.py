@@ -402,6 +402,25 @@ def test_hung_server_detected(
         server.faults.hang = False
 
 
+def test_stalled_send_is_abandoned(server: ReferenceServer) -> None:
+    """A server that stops reading: once the socket buffers are full, a send gives up after
+    the send timeout and every waiter gets KeepAliveTimeout."""
+    from gqlws_sync.options import DEFAULT_SEND_TIMEOUT
+
+    big = "x" * 500_000
+    with Client(server.url, subprotocols=[GTW], ws_ping_interval=None) as client:
+        server.faults.hang = True
+        started = time.monotonic()
+        with pytest.raises(KeepAliveTimeout, match="sending stalled") as info:
+            for _ in range(400):  # far more than the kernel buffers of both ends hold
+                client.subscribe("query Q($v: String!) { echo(value: $v) }", {"v": big})
+        assert time.monotonic() - started < DEFAULT_SEND_TIMEOUT + 5
+        assert isinstance(info.value, TimeoutError)
+        with pytest.raises(KeepAliveTimeout):
+            client.execute("{ hello }")
+        server.faults.hang = False
+
+
 def test_apollo_ka_keeps_alive_then_deadline(gqlws_server_factory: ServerFactory) -> None:
     """Apollo ka messages reset keep_alive_timeout; when they stop, the deadline fires."""
     server = gqlws_server_factory(faults=Faults(keep_alive_interval=50 * MS))
