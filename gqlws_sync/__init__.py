@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from .client import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL, Client, Subscription
 from .exceptions import (
     AckTimeout,
@@ -19,6 +21,10 @@ from .exceptions import (
 from .options import ClientOptions
 
 __version__ = "0.1.0"
+
+# A library only logs; what is shown is the application's choice. Without this, Python's
+# last-resort handler would print our warnings to stderr.
+logging.getLogger("gqlws_sync").addHandler(logging.NullHandler())
 
 __all__ = [
     "APOLLO_SUBPROTOCOL",

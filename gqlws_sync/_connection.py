@@ -369,6 +369,7 @@ class Connection:
 
     def _raise_send_failure(self, exc: BaseException) -> NoReturn:
         if self._cause is None:
+            failure: TransportClosed
             if isinstance(exc, websocket.WebSocketTimeoutException):
                 # Part of a frame may be out: nothing more can be sent on this stream.
                 failure = KeepAliveTimeout(

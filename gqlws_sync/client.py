@@ -198,7 +198,10 @@ class Client:
             connection.close()
 
     def __enter__(self) -> Client:
-        self.connect()
+        """Connect, unless connected already (a client opened at start-up may enter ``with``
+        later just to be closed at its end)."""
+        if not self.is_connected:
+            self.connect()
         return self
 
     def __exit__(

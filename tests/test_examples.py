@@ -1,0 +1,78 @@
+"""Smoke tests: every script in examples/ runs against the reference server and says so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gqlws_sync.testing import ReferenceServer
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: Each example takes well under a second; this only catches a hang.
+RUN_TIMEOUT = 30.0
+
+
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+def test_every_example_has_a_test() -> None:
+    """A new example must be added to the tests below."""
+    assert sorted(path.name for path in EXAMPLES.glob("*.py")) == [
+        "query_and_subscribe.py",
+        "threads.py",
+        "wsgi_view.py",
+    ]
+
+
+def test_query_and_subscribe(gqlws_server: ReferenceServer) -> None:
+    """The query, the mutation and three countdown events, in order."""
+    result = run_example("query_and_subscribe.py", gqlws_server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "query: {'hello': 'Hello world'}",
+        "mutation: {'increment': 1}",
+        "event: {'countdown': 3}",
+        "event: {'countdown': 2}",
+        "event: {'countdown': 1}",
+    ]
+
+
+def test_threads(gqlws_server: ReferenceServer) -> None:
+    """Every threaded query got its own correct answer, over one connection."""
+    result = run_example("threads.py", gqlws_server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("400 queries from 16 threads in ")
+    assert result.stdout.rstrip().endswith(", 0 wrong")
+    assert len(gqlws_server.handshakes) == 1
+
+
+def test_wsgi_view(gqlws_server: ReferenceServer) -> None:
+    """Concurrent requests of the WSGI app share the one connection."""
+    result = run_example("wsgi_view.py", gqlws_server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f'GET /?name={name} -> {{"hello": "Hello {name}"}}'
+        for name in ("Ada", "Grace", "Linus", "Barbara")
+    ]
+    assert len(gqlws_server.handshakes) == 1
+
+
+@pytest.mark.parametrize("name", ["query_and_subscribe.py", "threads.py", "wsgi_view.py"])
+def test_unreachable_server_fails_cleanly(name: str) -> None:
+    """An example whose server is down says so in one line and exits 1."""
+    result = run_example(name, "ws://127.0.0.1:9/graphql")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: TransportConnectionFailed: ")
+    assert "Traceback" not in result.stderr
