@@ -410,7 +410,12 @@ class Connection:
         assert protocol is not None
         assert keepalive is not None
         assert ws.sock is not None
-        frames = FrameReader(ws.sock, self.options.max_message_size)
+        sock = ws.sock
+        frames = FrameReader(
+            sock,
+            self.options.max_message_size,
+            ws.lock if isinstance(sock, ssl.SSLSocket) else None,
+        )
         dispatch = self.registry.dispatch
         receive = protocol.receive
         # graphql-transport-ws counts any message as a sign of life; Apollo only its ka.

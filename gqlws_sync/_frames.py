@@ -13,8 +13,10 @@ length, the payload. What is malformed raises ``FrameError`` with the close code
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
+import threading
 
 _CHUNK = 256 * 1024
 
@@ -48,10 +50,24 @@ class FrameReader:
     they are, between them if the server interleaved them.
     """
 
-    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_max_size", "_sock")
+    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_max_size", "_sock", "_tls_lock")
 
-    def __init__(self, sock: socket.socket | ssl.SSLSocket, max_size: int | None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket | ssl.SSLSocket,
+        max_size: int | None,
+        tls_lock: threading.Lock | None = None,
+    ) -> None:
+        """
+        Args:
+            tls_lock: for a TLS socket, the lock that every write holds (websocket-client's
+                send lock). OpenSSL must not read and write one connection from two threads
+                at once when the socket has a timeout: the two calls overwrite each other's
+                "want read/write" state, and the reader sees a spurious EOF. So the reader
+                waits for data without the lock and decrypts with it.
+        """
         self._sock = sock
+        self._tls_lock = tls_lock
         self._buffer = bytearray()
         self._max_size = max_size
         self._fragments: bytearray | None = None
@@ -66,7 +82,19 @@ class FrameReader:
             socket.timeout: nothing arrived within the socket's timeout (nothing is lost).
             OSError: the socket failed.
         """
-        chunk = self._sock.recv(_CHUNK)
+        sock = self._sock
+        lock = self._tls_lock
+        if lock is None:
+            chunk = sock.recv(_CHUNK)
+        else:
+            assert isinstance(sock, ssl.SSLSocket)
+            # Decrypted bytes may wait in OpenSSL's buffer, where select() cannot see them.
+            if not sock.pending():
+                ready, _, _ = select.select([sock], [], [], sock.gettimeout())
+                if not ready:
+                    raise TimeoutError("no data within the socket timeout")
+            with lock:
+                chunk = sock.recv(_CHUNK)
         if not chunk:
             raise ConnectionEOF("the server closed the TCP connection")
         buffer = self._buffer

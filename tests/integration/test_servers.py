@@ -25,8 +25,14 @@ APOLLO = APOLLO_SUBPROTOCOL
 
 # Strawberry refuses queries and mutations over Apollo's protocol, so queries run on three
 # of the four combinations and subscriptions on all four.
-QUERY_TARGETS = [("strawberry", GTW), ("ariadne", GTW), ("ariadne", APOLLO)]
-SUBSCRIPTION_TARGETS = [*QUERY_TARGETS, ("strawberry", APOLLO)]
+# "tls_strawberry" is Strawberry behind wss:// with a certificate from a throwaway CA.
+QUERY_TARGETS = [
+    ("strawberry", GTW),
+    ("ariadne", GTW),
+    ("ariadne", APOLLO),
+    ("tls_strawberry", GTW),
+]
+SUBSCRIPTION_TARGETS = [*QUERY_TARGETS, ("strawberry", APOLLO), ("tls_strawberry", APOLLO)]
 
 
 def _ids(target: tuple[str, str]) -> str:
@@ -38,10 +44,16 @@ def _server(request: pytest.FixtureRequest, name: str) -> UvicornServer:
     return server
 
 
+def _client(request: pytest.FixtureRequest, name: str, subprotocol: str, **options: Any) -> Client:
+    if name.startswith("tls_"):
+        options["ssl"] = request.getfixturevalue("tls_client_context")
+    return Client(_server(request, name).url, subprotocols=[subprotocol], **options)
+
+
 @pytest.fixture(params=QUERY_TARGETS, ids=_ids)
 def query_client(request: pytest.FixtureRequest) -> Iterator[Client]:
     name, subprotocol = request.param
-    with Client(_server(request, name).url, subprotocols=[subprotocol]) as client:
+    with _client(request, name, subprotocol) as client:
         assert client.subprotocol == subprotocol
         yield client
 
@@ -49,7 +61,7 @@ def query_client(request: pytest.FixtureRequest) -> Iterator[Client]:
 @pytest.fixture(params=SUBSCRIPTION_TARGETS, ids=_ids)
 def sub_client(request: pytest.FixtureRequest) -> Iterator[Client]:
     name, subprotocol = request.param
-    with Client(_server(request, name).url, subprotocols=[subprotocol]) as client:
+    with _client(request, name, subprotocol) as client:
         yield client
 
 
@@ -94,11 +106,10 @@ def test_validation_error(query_client: Client) -> None:
     assert query_client.execute("{ hello }") == {"hello": "Hello world"}  # connection intact
 
 
-def test_field_error_with_partial_data(strawberry_server: UvicornServer) -> None:
+def test_field_error_with_partial_data(query_client: Client) -> None:
     """A resolver error comes back with the partial data and the errors list."""
-    with Client(strawberry_server.url) as client:
-        with pytest.raises(TransportQueryError) as info:
-            client.execute("{ hello partial { ok bad } }")
+    with pytest.raises(TransportQueryError) as info:
+        query_client.execute("{ hello partial { ok bad } }")
     assert str(info.value) == "bad field"
     assert info.value.data == {"hello": "Hello world", "partial": {"ok": "fine", "bad": None}}
     assert info.value.errors is not None
@@ -183,9 +194,10 @@ def test_auth_by_header_and_init_payload(
 ) -> None:
     """Both ways of authenticating reach the server's resolver context."""
     name, subprotocol = target
-    with Client(
-        _server(request, name).url,
-        subprotocols=[subprotocol],
+    with _client(
+        request,
+        name,
+        subprotocol,
         headers={"Authorization": "Bearer header-token"},
         init_payload={"Authorization": "init-token"},
     ) as client:

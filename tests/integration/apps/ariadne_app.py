@@ -8,7 +8,13 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from ariadne import MutationType, QueryType, SubscriptionType, make_executable_schema
+from ariadne import (
+    MutationType,
+    ObjectType,
+    QueryType,
+    SubscriptionType,
+    make_executable_schema,
+)
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler, GraphQLWSHandler
 
@@ -18,7 +24,9 @@ type Query {
   echo(value: String!): String
   whoami: Whoami
   activeTicks: Int
+  partial: Partial
 }
+type Partial { ok: String, bad: String }
 type Whoami { authorization: String, initToken: String }
 type Mutation { increment(by: Int = 1): Int }
 type Subscription {
@@ -42,6 +50,19 @@ def resolve_hello(_: Any, __: Any, name: str) -> str:
 @query.field("echo")
 def resolve_echo(_: Any, __: Any, value: str) -> str:
     return value
+
+
+@query.field("partial")
+def resolve_partial(_: Any, __: Any) -> dict[str, Any]:
+    return {"ok": "fine"}
+
+
+partial = ObjectType("Partial")
+
+
+@partial.field("bad")
+def resolve_bad(_: Any, __: Any) -> str:
+    raise ValueError("bad field")
 
 
 @query.field("activeTicks")
@@ -96,7 +117,7 @@ async def fail_source(_: Any, __: Any, n: int) -> AsyncGenerator[int, None]:
 for name in ("countdown", "ticks", "failAfter"):
     subscription.set_field(name, lambda value, *_, **__: value)
 
-schema = make_executable_schema(type_defs, query, mutation, subscription)
+schema = make_executable_schema(type_defs, query, mutation, subscription, partial)
 
 
 def _on_connect(websocket: Any, payload: Any) -> None:
