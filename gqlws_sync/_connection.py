@@ -220,6 +220,9 @@ class Connection:
         # fails with "Invalid WebSocket Header" and hides what the server answered.
         header.append("Sec-WebSocket-Protocol: " + ", ".join(self.offer))
         kwargs: dict[str, Any] = dict(options.connect_args)
+        # websocket-client follows redirects by default and sends every header again,
+        # credentials included, to wherever the Location points. Opt-in only.
+        kwargs.setdefault("redirect_limit", 0)
         if options.is_secure:
             kwargs["sslopt"] = self._sslopt(kwargs.get("sslopt"))
         try:
@@ -259,6 +262,12 @@ class Connection:
                 f"{url} closed the connection during the WebSocket upgrade"
             ) from exc
         except websocket.WebSocketException as exc:
+            if "redirect limit" in str(exc).lower():
+                raise TransportServerError(
+                    f"{url} answered the WebSocket upgrade with a redirect; redirects are not "
+                    "followed unless connect_args={'redirect_limit': N} allows it (headers, "
+                    "credentials included, are then sent to the new location)"
+                ) from exc
             raise TransportProtocolError(
                 f"invalid WebSocket upgrade response from {url}: {exc}"
             ) from exc

@@ -177,6 +177,20 @@ def test_http_refusal(gqlws_server_factory: ServerFactory, status: int) -> None:
     assert f"HTTP {status}" in str(info.value)
 
 
+def test_redirect_not_followed_by_default(gqlws_server_factory: ServerFactory) -> None:
+    """A 3xx on the upgrade is refused unless redirect_limit allows it: headers (tokens)
+    would be sent again to wherever the redirect points."""
+    target = gqlws_server_factory()
+    server = gqlws_server_factory(faults=Faults(redirect_to=target.url))
+    headers = {"Authorization": "Bearer token"}
+    with pytest.raises(TransportServerError, match="redirect"):
+        Client(server.url, headers=headers).connect()
+    assert len(target.handshakes) == 0
+    with Client(server.url, headers=headers, connect_args={"redirect_limit": 1}) as client:
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+    assert target.handshakes[0].headers["authorization"] == "Bearer token"
+
+
 def test_no_subprotocol_chosen(gqlws_server_factory: ServerFactory) -> None:
     """A server that picks no subprotocol: the error names what was offered."""
     server = gqlws_server_factory(faults=Faults(subprotocol_choice="none"))
