@@ -364,6 +364,9 @@ class Subscription(Generic[T]):
     failure (``TransportClosed`` ...) when it dies. Each of those ends the subscription.
     """
 
+    # Thousands may be open at once: no per-instance __dict__.
+    __slots__ = ("_connection", "_done", "_get_execution_result", "_queue", "_timeout", "id")
+
     def __init__(
         self,
         connection: Connection,
