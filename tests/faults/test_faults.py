@@ -504,6 +504,28 @@ def test_execute_of_a_subscription_document(server: ReferenceServer) -> None:
     assert cancel["id"] == "21"
 
 
+def test_orjson_codec(server: ReferenceServer, subprotocol: str) -> None:
+    """json_loads/json_dumps plug in another codec (orjson, as the README shows)."""
+    import orjson
+
+    with Client(
+        server.url,
+        subprotocols=[subprotocol],
+        json_loads=orjson.loads,
+        json_dumps=lambda value: orjson.dumps(value).decode(),
+    ) as client:
+        assert client.execute("query E($v: String!) { echo(value: $v) }", {"v": "é"}) == {
+            "echo": "é"
+        }
+        assert list(client.subscribe("subscription { countdown(from: 2) }")) == [
+            {"countdown": 2},
+            {"countdown": 1},
+        ]
+        server.send_raw("not json")
+        with pytest.raises(TransportProtocolError, match="not JSON"):
+            client.execute("{ hello }")
+
+
 # -- closing ---------------------------------------------------------------------------------
 
 
