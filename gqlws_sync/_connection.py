@@ -12,7 +12,9 @@ Who does what:
   cause with ``abort()`` and shuts the socket down, which wakes the reader. websocket-client's
   ``close()`` is never called: it reads frames itself and would race the reader.
 
-``_lock`` guards ``_cause`` and ``_closing`` only.
+``_lock`` guards ``_cause``, ``_closing`` and ``_close_claimed`` only. Exactly one Close frame
+goes out: whoever claims it first (close(), abort(), or the reader answering the server's
+Close) sends it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class Connection:
         self._lock = threading.Lock()
         self._cause: TransportError | None = None
         self._closing = False
+        self._close_claimed = False
         # Set by the reader when it fails the connection itself: see abort().
         self._linger = False
         # True once close() was called: the end is ours, not a failure.
@@ -519,12 +522,17 @@ class Connection:
             )
             self.abort(failure, close_code=1000)
 
-    def _answer_close(self) -> None:
-        """Echo the server's Close (RFC 6455 §5.5.1) unless ours already went out."""
+    def _claim_close(self) -> bool:
+        """True for the one caller that is to send our Close frame."""
         with self._lock:
-            answered = self._closing
+            claimed = self._close_claimed
+            self._close_claimed = True
             self._closing = True
-        if not answered:
+        return not claimed
+
+    def _answer_close(self) -> None:
+        """Answer the server's Close (RFC 6455 §5.5.1) unless ours is out or on its way."""
+        if self._claim_close():
             try:
                 assert self._ws is not None
                 self._ws.send_close(1000)
@@ -582,8 +590,7 @@ class Connection:
         with self._lock:
             if self._cause is None:
                 self._cause = exc
-            send_close = close_code is not None and not self._closing
-            self._closing = True
+        send_close = close_code is not None and self._claim_close()
         ws = self._ws
         if ws is None:
             return
@@ -631,7 +638,10 @@ class Connection:
             try:
                 for frame in self._protocol.goodbye(live_ids):
                     ws.send(frame)
-                ws.send_close(1000)
+                # The server may answer the goodbye with its own Close before this line, and
+                # the reader then answers it: the claim makes sure one Close goes out.
+                if self._claim_close():
+                    ws.send_close(1000)
             except (websocket.WebSocketException, OSError, AttributeError):
                 _shutdown_socket(ws)
         self.join(self.options.close_timeout)

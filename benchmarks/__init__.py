@@ -1,0 +1,17 @@
+"""Benchmarks of gqlws_sync against the raw websocket-client loop and gql, in one run.
+
+``python -m benchmarks`` (``make bench``) starts the firehose server (``benchmarks.firehose``)
+in its own process, then runs every measurement for every peer in turn, each in a fresh
+worker process (``benchmarks.worker``), and prints one table per measurement with the ratio
+of each peer to the raw loop. ``--smoke`` runs the same code at tiny sizes for CI.
+
+Modules:
+
+- ``firehose``: the server: graphql-transport-ws from prebuilt frames, nothing else.
+- ``peers``: the clients under test, one class each, all with the same six measurements.
+- ``worker``: runs one measurement for one peer, repeated, and prints JSON.
+- ``runner``: the command line; starts the server, runs the workers, checks the targets.
+- ``report``: machine details, the tables and the target verdicts.
+"""
+
+from __future__ import annotations
