@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import certifi
 import websocket
 
+from ._deadline import Deadline
 from ._frames import CLOSE, PING, PONG, TEXT, ConnectionEOF, FrameError, FrameReader, parse_close
 from ._keepalive import KeepAlive
 from ._protocol import (
@@ -71,6 +72,10 @@ logger = logging.getLogger("gqlws_sync.connection")
 _numbers = itertools.count(1)
 
 
+class _Refused(Exception):
+    """Apollo's connection_error before the ack (internal to _await_ack)."""
+
+
 #: After close() gave up waiting for the server's Close, how long the reader gets to notice the
 #: shut-down socket. It only has to wake from a blocking read, which is immediate.
 _READER_WAKE_TIMEOUT = 2.0
@@ -105,9 +110,8 @@ class Connection:
         self._linger = False
         # True once close() was called: the end is ours, not a failure.
         self._closing_by_us = False
-        # Set by the reader on connection_ack, and by its teardown: connect() waits on it.
-        self._settled = threading.Event()
         self._reader: threading.Thread | None = None
+        self._frames: FrameReader | None = None
         self._keepalive: KeepAlive | None = None
 
     # -- state ------------------------------------------------------------------------------
@@ -175,6 +179,14 @@ class Connection:
                 f"connection to {redact_url(options.url)} lost before connection_init: "
                 f"{_describe_os_error(exc)}"
             ) from exc
+        sock = ws.sock
+        assert sock is not None
+        self._frames = FrameReader(
+            sock,
+            options.max_message_size,
+            ws.lock if isinstance(sock, ssl.SSLSocket) else None,
+        )
+        self._await_ack(ws, protocol)
         # From here on the socket timeout bounds every send (a stalled send must not hang a
         # caller) and is the reader's idle tick (partial frames survive a read timeout).
         ws.settimeout(DEFAULT_SEND_TIMEOUT)
@@ -190,30 +202,119 @@ class Connection:
             on_timeout=self.abort,
         )
         # Daemon: a safety net for programs that exit without close(); close() joins it.
+        # The reader starts the timer thread itself, off the connect() path.
         self._reader = threading.Thread(
             target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
         )
         self._reader.start()
-        self._keepalive.start()
-
-        # Who wakes this wait: the reader, on connection_ack or when the connection dies.
-        if not self._settled.wait(options.ack_timeout):
-            timeout = AckTimeout(f"no connection_ack within {options.ack_timeout} s", code=4504)
-            self.abort(timeout, close_code=4504, reason="connection_ack timeout")
-            self.join(options.close_timeout)
-            raise copy_exception(timeout)
-        if not self.acknowledged or self._cause is not None:
-            self.join(options.close_timeout)
-            cause = self._cause
-            assert cause is not None
-            raise copy_exception(cause)
-        self._keepalive.arm()
         logger.info(
             "connection #%d to %s open, subprotocol %s",
             self.number,
             redact_url(options.url),
             picked,
         )
+
+    def _await_ack(self, ws: websocket.WebSocket, protocol: Protocol) -> None:
+        """Read until ``connection_ack``, on the calling thread.
+
+        No thread runs yet, so a refusal, a close or a timeout here leaves nothing to join,
+        and connect() is spared a hand-off between threads. Whatever came with the ack in
+        the same read is handled here too: the reader starts after it.
+
+        Raises:
+            AckTimeout, TransportServerError, TransportProtocolError, TransportClosed; the
+                socket is closed.
+        """
+        deadline = Deadline(self.options.ack_timeout)
+        frames = self._frames
+        assert frames is not None
+        acknowledged = False
+        try:
+            while not acknowledged:
+                remaining = deadline.remaining()
+                if remaining == 0:
+                    raise TimeoutError
+                ws.settimeout(remaining)
+                for opcode, data in frames.read():
+                    if opcode == TEXT:
+                        event = protocol.receive(data)
+                        kind = type(event)
+                        if kind is ConnectionAck:
+                            self.ack_payload = event.payload  # type: ignore[union-attr]
+                            acknowledged = True
+                        elif kind is Ping and self.options.answer_pings:
+                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]
+                            if pong is not None:
+                                ws.send(pong)
+                        elif kind is ConnectionRefused:
+                            raise _Refused(event.message)  # type: ignore[union-attr]
+                        # Anything else (pong, ka, a result for an id) needs no action yet.
+                    elif opcode == PING:
+                        ws.pong(bytes(data))
+                    elif opcode == CLOSE:
+                        code, reason = parse_close(data)
+                        self.close_code, self.close_reason = code, reason
+                        self._send_close_quietly(ws, 1000)
+                        raise protocol.close_error(
+                            code, reason, acknowledged=acknowledged, offered=self.offer
+                        )
+                    elif opcode != PONG:
+                        raise RemoteProtocolError(
+                            "server sent a binary frame; GraphQL over WebSocket uses text",
+                            protocol.violation_close_code,
+                        )
+        except TransportError as exc:
+            if isinstance(exc, RemoteProtocolError):
+                self._send_close_quietly(ws, exc.close_code)
+                failure: TransportError = TransportProtocolError(str(exc), exc.close_code)
+                failure.__cause__ = exc
+            else:
+                failure = exc
+            self._fail_open(ws, failure)
+            raise failure from exc.__cause__
+        except _Refused as exc:
+            # Apollo's refusal of connection_init; its server follows up with 1011.
+            self._send_close_quietly(ws, 1000)
+            refused = TransportServerError(f"the server refused the connection: {exc}", code=1011)
+            self._fail_open(ws, refused)
+            raise copy_exception(refused) from None
+        except FrameError as exc:
+            self._send_close_quietly(ws, exc.close_code)
+            failure = TransportProtocolError(str(exc), exc.close_code)
+            self._fail_open(ws, failure)
+            raise failure from exc
+        except (TimeoutError, websocket.WebSocketTimeoutException):
+            self._send_close_quietly(ws, 4504, "connection_ack timeout")
+            timeout = AckTimeout(
+                f"no connection_ack within {self.options.ack_timeout} s", code=4504
+            )
+            self._fail_open(ws, timeout)
+            raise copy_exception(timeout) from None
+        except (ConnectionEOF, websocket.WebSocketException, OSError) as exc:
+            failure = protocol.close_error(1006, "", acknowledged=False, offered=self.offer)
+            self._fail_open(ws, failure)
+            raise copy_exception(failure) from exc
+
+    def _fail_open(self, ws: websocket.WebSocket, failure: TransportError) -> None:
+        with self._lock:
+            if self._cause is None:
+                self._cause = failure
+            self._closing = True
+        self.registry.fail_all(failure)
+        _shutdown(ws)
+        logger.info(
+            "connection #%d to %s failed before connection_ack: %s",
+            self.number,
+            redact_url(self.options.url),
+            failure,
+        )
+
+    def _send_close_quietly(self, ws: websocket.WebSocket, code: int, reason: str = "") -> None:
+        if self._claim_close():
+            try:
+                ws.send_close(code, reason.encode())
+            except (websocket.WebSocketException, OSError, AttributeError):
+                pass
 
     def _handshake(self) -> websocket.WebSocket:
         options = self.options
@@ -422,12 +523,10 @@ class Connection:
         assert protocol is not None
         assert keepalive is not None
         assert ws.sock is not None
-        sock = ws.sock
-        frames = FrameReader(
-            sock,
-            self.options.max_message_size,
-            ws.lock if isinstance(sock, ssl.SSLSocket) else None,
-        )
+        frames = self._frames
+        assert frames is not None
+        keepalive.start()
+        keepalive.arm()
         dispatch = self.registry.dispatch
         receive = protocol.receive
         # graphql-transport-ws counts any message as a sign of life; Apollo only its ka.
@@ -480,9 +579,6 @@ class Connection:
                         keepalive.pong_received()
                     elif kind is KeepAliveEvent:
                         keepalive.touch()
-                    elif kind is ConnectionAck:
-                        self.ack_payload = event.payload  # type: ignore[union-attr]
-                        self._settled.set()
                     elif kind is ConnectionRefused:
                         self._refused(event.message)  # type: ignore[union-attr]
         except RemoteProtocolError as exc:
@@ -512,15 +608,9 @@ class Connection:
             self._teardown(code, reason, error)
 
     def _refused(self, message: str) -> None:
-        if self.acknowledged:
-            failure = TransportServerError(f"the server reported a connection error: {message}")
-            self.abort(failure, close_code=1000)
-        else:
-            # Apollo's refusal of connection_init; its server follows up with 1011.
-            failure = TransportServerError(
-                f"the server refused the connection: {message}", code=1011
-            )
-            self.abort(failure, close_code=1000)
+        """Apollo's connection_error after the ack (before it, _await_ack handles it)."""
+        failure = TransportServerError(f"the server reported a connection error: {message}")
+        self.abort(failure, close_code=1000)
 
     def _claim_close(self) -> bool:
         """True for the one caller that is to send our Close frame."""
@@ -558,7 +648,6 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         self.registry.fail_all(cause)
-        self._settled.set()
         if self._keepalive is not None:
             self._keepalive.stop()
         if self._ws is not None:

@@ -62,6 +62,9 @@ class Protocol:
     def __init__(self, dumps: JsonDumps = json.dumps, loads: JsonLoads = json.loads) -> None:
         self._dumps = dumps
         self._loads = loads
+        # The stdlib decoder given bytes first guesses their encoding; decoding UTF-8 here
+        # is cheaper (about 30% of its time on small messages). Other codecs take bytes.
+        self._decode_first = loads is json.loads
         self.state = ConnectionState.NEW
         #: Set by an Apollo ``connection_error``: the message to put on the 1011 that follows.
         self.refusal_message: str | None = None
@@ -110,6 +113,8 @@ class Protocol:
             RemoteProtocolError: the frame breaks the protocol; close with ``close_code``.
         """
         try:
+            if self._decode_first and not isinstance(data, str):
+                data = data.decode()
             message = self._loads(data)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, …
             raise RemoteProtocolError(
