@@ -55,6 +55,7 @@ from ._protocol.events import (
     KeepAlive as KeepAliveEvent,
 )
 from ._registry import OperationQueue, Registry, copy_exception
+from ._socket import HandshakeSocket, can_open_directly, open_socket
 from .exceptions import (
     AckTimeout,
     ConnectTimeout,
@@ -111,7 +112,11 @@ class Connection:
         # True once close() was called: the end is ours, not a failure.
         self._closing_by_us = False
         self._reader: threading.Thread | None = None
+        # Set by open() once the reader may start reading: after the ack, or on failure.
+        self._released = threading.Event()
         self._frames: FrameReader | None = None
+        # Bytes the handshake read past the HTTP response: the first frames, if any.
+        self._leftover = bytearray()
         self._keepalive: KeepAlive | None = None
 
     # -- state ------------------------------------------------------------------------------
@@ -185,8 +190,21 @@ class Connection:
             sock,
             options.max_message_size,
             ws.lock if isinstance(sock, ssl.SSLSocket) else None,
+            self._leftover,
         )
-        self._await_ack(ws, protocol)
+        # The reader thread is started now but waits for _released: starting a thread takes
+        # as long as the server needs to answer connection_init, so the two overlap.
+        # Daemon: a safety net for programs that exit without close(); close() joins it.
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
+        )
+        self._reader.start()
+        try:
+            self._await_ack(ws, protocol)
+        except BaseException:
+            self._released.set()  # with no keep-alive set up, the reader returns at once
+            self._reader.join(_READER_WAKE_TIMEOUT)
+            raise
         # From here on the socket timeout bounds every send (a stalled send must not hang a
         # caller) and is the reader's idle tick (partial frames survive a read timeout).
         ws.settimeout(DEFAULT_SEND_TIMEOUT)
@@ -201,12 +219,7 @@ class Connection:
             keep_alive_timeout=options.keep_alive_timeout,
             on_timeout=self.abort,
         )
-        # Daemon: a safety net for programs that exit without close(); close() joins it.
-        # The reader starts the timer thread itself, off the connect() path.
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
-        )
-        self._reader.start()
+        self._released.set()
         logger.info(
             "connection #%d to %s open, subprotocol %s",
             self.number,
@@ -329,10 +342,21 @@ class Connection:
         kwargs.setdefault("redirect_limit", 0)
         if options.is_secure:
             kwargs["sslopt"] = self._sslopt(kwargs.get("sslopt"))
+        deadline = Deadline(options.connect_timeout)
+        direct: HandshakeSocket | None = None
         try:
-            return websocket.create_connection(
+            if can_open_directly(kwargs, kwargs.get("sslopt")):
+                sslopt = kwargs.pop("sslopt", None)
+                sock = open_socket(
+                    options.url,
+                    deadline,
+                    sslopt["context"] if sslopt else None,
+                    kwargs.pop("sockopt", ()),
+                )
+                direct = kwargs["socket"] = HandshakeSocket(sock)
+            ws = websocket.create_connection(
                 options.url,
-                timeout=options.connect_timeout,
+                timeout=deadline.remaining(),
                 header=header,
                 enable_multithread=True,
                 # The UTF-8 check is done once, by the JSON decoder reading bytes; websocket-
@@ -340,6 +364,11 @@ class Connection:
                 skip_utf8_validation=True,
                 **kwargs,
             )
+            # websocket-client types ws.sock as a socket; here it may be our stand-in.
+            if direct is not None and ws.sock is direct:  # type: ignore[comparison-overlap]
+                ws.sock = direct.sock
+                self._leftover = direct.leftover
+            return ws
         except websocket.WebSocketBadStatusException as exc:
             status = exc.status_code
             raise TransportServerError(
@@ -357,7 +386,7 @@ class Connection:
             ) from exc
         except ssl.SSLError as exc:
             raise TransportConnectionFailed(f"TLS handshake with {url} failed: {exc}") from exc
-        except websocket.WebSocketAddressException as exc:
+        except (websocket.WebSocketAddressException, socket.gaierror) as exc:
             raise TransportConnectionFailed(f"could not resolve the host of {url}") from exc
         except websocket.WebSocketProxyException as exc:
             raise TransportConnectionFailed(f"proxy failure connecting to {url}: {exc}") from exc
@@ -516,12 +545,15 @@ class Connection:
     # -- the reader thread ------------------------------------------------------------------
 
     def _read_loop(self) -> None:
+        # Who wakes this wait: open(), on the ack (keep-alive set up) or on failure (not).
+        self._released.wait()
+        keepalive = self._keepalive
+        if keepalive is None:
+            return  # connect() failed before the ack; it has closed the socket
         ws = self._ws
         protocol = self._protocol
-        keepalive = self._keepalive
         assert ws is not None
         assert protocol is not None
-        assert keepalive is not None
         assert ws.sock is not None
         frames = self._frames
         assert frames is not None

@@ -50,13 +50,22 @@ class FrameReader:
     they are, between them if the server interleaved them.
     """
 
-    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_max_size", "_sock", "_tls_lock")
+    __slots__ = (
+        "_buffer",
+        "_fragments",
+        "_fragments_opcode",
+        "_max_size",
+        "_primed",
+        "_sock",
+        "_tls_lock",
+    )
 
     def __init__(
         self,
         sock: socket.socket | ssl.SSLSocket,
         max_size: int | None,
         tls_lock: threading.Lock | None = None,
+        initial: bytes | bytearray = b"",
     ) -> None:
         """
         Args:
@@ -65,10 +74,13 @@ class FrameReader:
                 at once when the socket has a timeout: the two calls overwrite each other's
                 "want read/write" state, and the reader sees a spurious EOF. So the reader
                 waits for data without the lock and decrypts with it.
+            initial: bytes already read from the socket (past the HTTP upgrade response);
+                the first ``read()`` parses them before it reads anything more.
         """
         self._sock = sock
         self._tls_lock = tls_lock
-        self._buffer = bytearray()
+        self._buffer = bytearray(initial)
+        self._primed = bool(initial)
         self._max_size = max_size
         self._fragments: bytearray | None = None
         self._fragments_opcode = 0
@@ -82,23 +94,14 @@ class FrameReader:
             socket.timeout: nothing arrived within the socket's timeout (nothing is lost).
             OSError: the socket failed.
         """
-        sock = self._sock
-        lock = self._tls_lock
-        if lock is None:
-            chunk = sock.recv(_CHUNK)
-        else:
-            assert isinstance(sock, ssl.SSLSocket)
-            # Decrypted bytes may wait in OpenSSL's buffer, where select() cannot see them.
-            if not sock.pending():
-                ready, _, _ = select.select([sock], [], [], sock.gettimeout())
-                if not ready:
-                    raise TimeoutError("no data within the socket timeout")
-            with lock:
-                chunk = sock.recv(_CHUNK)
-        if not chunk:
-            raise ConnectionEOF("the server closed the TCP connection")
         buffer = self._buffer
-        buffer += chunk
+        if self._primed:
+            self._primed = False  # parse what the handshake read past the response first
+        else:
+            chunk = self._recv()
+            if not chunk:
+                raise ConnectionEOF("the server closed the TCP connection")
+            buffer += chunk
         messages: list[tuple[int, bytearray]] = []
         size = len(buffer)
         pos = 0
@@ -147,6 +150,20 @@ class FrameReader:
         if pos:
             del buffer[:pos]
         return messages
+
+    def _recv(self) -> bytes:
+        sock = self._sock
+        lock = self._tls_lock
+        if lock is None:
+            return sock.recv(_CHUNK)
+        assert isinstance(sock, ssl.SSLSocket)
+        # Decrypted bytes may wait in OpenSSL's buffer, where select() cannot see them.
+        if not sock.pending():
+            ready, _, _ = select.select([sock], [], [], sock.gettimeout())
+            if not ready:
+                raise TimeoutError("no data within the socket timeout")
+        with lock:
+            return sock.recv(_CHUNK)
 
     def _fragment(
         self, opcode: int, fin: bool, payload: bytearray, messages: list[tuple[int, bytearray]]

@@ -114,6 +114,7 @@ class Client:
         self._lock = threading.Lock()  # guards _connection and _connecting; never held blocking
         self._connection: Connection | None = None
         self._connecting = False
+        self._close_requested = False  # close() during connect(): connect() closes at its end
 
     def __repr__(self) -> str:
         conn = self._connection
@@ -153,6 +154,7 @@ class Client:
                     f"already connected to {redact_url(self.options.url)}"
                 )
             self._connecting = True
+            self._close_requested = False
         try:
             connection = self._open()
         finally:
@@ -160,6 +162,11 @@ class Client:
                 self._connecting = False
         with self._lock:
             self._connection = connection
+            close_requested = self._close_requested
+        if close_requested:
+            # close() ran in another thread while this one was connecting.
+            connection.close()
+            raise TransportClosed("the client was closed while connecting", 1000)
 
     def _open(self) -> Connection:
         options = self.options
@@ -194,6 +201,7 @@ class Client:
         """
         with self._lock:
             connection = self._connection
+            self._close_requested = self._connecting
         if connection is not None:
             connection.close()
 

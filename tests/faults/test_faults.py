@@ -262,6 +262,17 @@ def test_no_ack(gqlws_server_factory: ServerFactory, subprotocol: str) -> None:
     assert server.wait_for_disconnect().client_code == 4504
 
 
+def test_server_pings_before_the_ack(gqlws_server_factory: ServerFactory) -> None:
+    """graphql-transport-ws allows pings before connection_ack: connect() answers them."""
+    server = gqlws_server_factory(faults=Faults(server_ping_interval=20 * MS, ack_delay=200 * MS))
+    with Client(server.url, subprotocols=[GTW], ack_timeout=5) as client:
+        pong = server.wait_for_message("pong")
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+    types = [m["type"] for m in server.received]
+    assert types.index("pong") < types.index("subscribe")
+    assert pong == {"type": "pong"}
+
+
 def test_slow_ack_within_timeout(gqlws_server_factory: ServerFactory) -> None:
     """An ack that comes late but within ack_timeout is fine."""
     server = gqlws_server_factory(faults=Faults(ack_delay=100 * MS))
@@ -540,6 +551,31 @@ def test_close_wakes_waiters(server: ReferenceServer, client: Client) -> None:
     timer.join()
     disconnect = server.wait_for_disconnect()
     assert disconnect.client_code == 1000
+
+
+def test_close_during_connect(gqlws_server_factory: ServerFactory) -> None:
+    """close() from another thread while connect() waits for the ack: connect() raises
+    TransportClosed and leaves nothing open."""
+    server = gqlws_server_factory(faults=Faults(ack_delay=300 * MS))
+    client = Client(server.url)
+    outcome: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            client.connect()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=connect)
+    thread.start()
+    server.wait_for_message("connection_init")
+    client.close()
+    thread.join(5)
+    assert len(outcome) == 1
+    assert type(outcome[0]) is TransportClosed
+    assert "closed while connecting" in str(outcome[0])
+    assert not client.is_connected
+    assert server.wait_for_disconnect().client_code == 1000
 
 
 def test_close_is_bounded_when_server_hangs(server: ReferenceServer, subprotocol: str) -> None:

@@ -199,3 +199,13 @@ def test_close_frame_is_returned(pair: tuple[socket.socket, socket.socket]) -> N
     server, client = pair
     server.sendall(frame(CLOSE, b"\x03\xe8"))
     assert read_all(FrameReader(client, None), 1) == [(CLOSE, b"\x03\xe8")]
+
+
+def test_initial_bytes_are_parsed_before_reading(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Frames read past the upgrade response come out first, without waiting on the socket."""
+    server, client = pair
+    first = frame(PING, b"early")
+    reader = FrameReader(client, None, initial=first + frame(TEXT, b"x")[:2])
+    assert reader.read() == [(PING, bytearray(b"early"))]
+    server.sendall(frame(TEXT, b"x")[2:])
+    assert reader.read() == [(TEXT, bytearray(b"x"))]
