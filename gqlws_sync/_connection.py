@@ -323,9 +323,10 @@ class Connection:
         )
 
     def _send_close_quietly(self, ws: websocket.WebSocket, code: int, reason: str = "") -> None:
+        """Send our one Close frame, if nobody has (see ``_claim_close``); best effort."""
         if self._claim_close():
             try:
-                ws.send_close(code, reason.encode())
+                ws.send_close(code, reason.encode()[:123])
             except (websocket.WebSocketException, OSError, AttributeError):
                 pass
 
@@ -584,7 +585,8 @@ class Connection:
                             keepalive.ws_pong_received()
                         elif opcode == CLOSE:
                             code, reason = parse_close(data)
-                            self._answer_close()
+                            # RFC 6455 §5.5.1: answer it, unless ours is out or on its way.
+                            self._send_close_quietly(ws, 1000)
                             return
                         else:  # a binary message: neither protocol has any
                             raise RemoteProtocolError(
@@ -652,15 +654,6 @@ class Connection:
             self._closing = True
         return not claimed
 
-    def _answer_close(self) -> None:
-        """Answer the server's Close (RFC 6455 §5.5.1) unless ours is out or on its way."""
-        if self._claim_close():
-            try:
-                assert self._ws is not None
-                self._ws.send_close(1000)
-            except (websocket.WebSocketException, OSError):
-                pass
-
     def _teardown(self, code: int, reason: str, error: BaseException | None) -> None:
         """The one way out: settle the cause, wake everyone, close the socket."""
         acknowledged = self.acknowledged
@@ -711,16 +704,11 @@ class Connection:
         with self._lock:
             if self._cause is None:
                 self._cause = exc
-        send_close = close_code is not None and self._claim_close()
         ws = self._ws
         if ws is None:
             return
-        if send_close:
-            assert close_code is not None
-            try:
-                ws.send_close(close_code, reason.encode()[:123])
-            except (websocket.WebSocketException, OSError, AttributeError):
-                pass
+        if close_code is not None:
+            self._send_close_quietly(ws, close_code, reason)
         if not linger:
             _shutdown_socket(ws)
 
@@ -759,12 +747,11 @@ class Connection:
             try:
                 for frame in self._protocol.goodbye(live_ids):
                     ws.send(frame)
-                # The server may answer the goodbye with its own Close before this line, and
-                # the reader then answers it: the claim makes sure one Close goes out.
-                if self._claim_close():
-                    ws.send_close(1000)
             except (websocket.WebSocketException, OSError, AttributeError):
                 _shutdown_socket(ws)
+            # The server may answer the goodbye with its own Close before this line, and the
+            # reader then answers it: the claim makes sure one Close goes out.
+            self._send_close_quietly(ws, 1000)
         self.join(self.options.close_timeout)
 
     def _forget_inherited(self) -> None:
