@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+NODE_DIR := tests/integration/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: test check lint typecheck pytest demo bench bench-smoke format clean
 
@@ -13,6 +15,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The Node servers (graphql-ws, subscriptions-transport-ws) for the integration tests; their
+# tests are skipped on a machine without npm.
+$(NODE_STAMP): $(NODE_DIR)/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(NODE_DIR) --no-package-lock --no-audit --no-fund --silent \
+		&& touch $(NODE_STAMP); \
+	else \
+		echo "npm not found: the tests against Node servers will be skipped"; \
+	fi
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
@@ -30,7 +42,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 ## demo: start the embedded reference server and show the client at work
@@ -49,4 +61,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(NODE_DIR)/node_modules

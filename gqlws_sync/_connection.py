@@ -14,7 +14,8 @@ Who does what:
 
 ``_lock`` guards ``_cause``, ``_closing`` and ``_close_claimed`` only. Exactly one Close frame
 goes out: whoever claims it first (close(), abort(), or the reader answering the server's
-Close) sends it.
+Close) sends it, holding ``_close_send_lock``, which the teardown also takes before it closes
+the socket (the one lock held around a socket call besides websocket-client's send lock).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class Connection:
         self._cause: TransportError | None = None
         self._closing = False
         self._close_claimed = False
+        self._close_send_lock = threading.Lock()
         # Set by the reader when it fails the connection itself: see abort().
         self._linger = False
         # True once close() was called: the end is ours, not a failure.
@@ -323,12 +325,18 @@ class Connection:
         )
 
     def _send_close_quietly(self, ws: websocket.WebSocket, code: int, reason: str = "") -> None:
-        """Send our one Close frame, if nobody has (see ``_claim_close``); best effort."""
-        if self._claim_close():
-            try:
-                ws.send_close(code, reason.encode()[:123])
-            except (websocket.WebSocketException, OSError, AttributeError):
-                pass
+        """Send our one Close frame, if nobody has (see ``_claim_close``); best effort.
+
+        ``_close_send_lock`` is held across the send so that the reader's teardown, which
+        takes it before closing the socket, cannot cut off a Close that another thread
+        claimed and is still writing.
+        """
+        with self._close_send_lock:
+            if self._claim_close():
+                try:
+                    ws.send_close(code, reason.encode()[:123])
+                except (websocket.WebSocketException, OSError, AttributeError):
+                    pass
 
     def _handshake(self) -> websocket.WebSocket:
         options = self.options
@@ -678,7 +686,8 @@ class Connection:
         if self._ws is not None:
             if self._linger:
                 self._drain()
-            _shutdown(self._ws)
+            with self._close_send_lock:  # let a Close being written finish first
+                _shutdown(self._ws)
         log = logger.debug if self._closing_by_us else logger.info
         log("connection #%d closed: %s", self.number, cause)
 

@@ -4,6 +4,8 @@ on a free 127.0.0.1 port, so that tests can kill or stop them like a real crash.
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import signal
 import socket
 import ssl
@@ -147,3 +149,91 @@ def tls_client_context(tls_ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     tls_ca.configure_trust(context)
     return context
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+class NodeServer:
+    """A Node GraphQL server process (graphql-ws or subscriptions-transport-ws)."""
+
+    def __init__(self, script: str, env: dict[str, str] | None = None) -> None:
+        self.script = script
+        self.env = env or {}
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["node", str(NODE_DIR / self.script)],
+            cwd=NODE_DIR,
+            env=dict(os.environ, **self.env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], READY_TIMEOUT)
+        line = self.process.stdout.readline().decode() if ready else ""
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"{self.script} did not start within {READY_TIMEOUT} s: {line!r}")
+        self.port = int(line.split()[1])
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def _node_available() -> bool:
+    return shutil.which("node") is not None and (NODE_DIR / "node_modules" / "graphql-ws").is_dir()
+
+
+requires_node = pytest.mark.skipif(
+    not _node_available(),
+    reason="node and the packages of tests/integration/node (make node-servers) are needed",
+)
+
+
+def _serve_node(script: str, env: dict[str, str] | None = None) -> Iterator[NodeServer]:
+    server = NodeServer(script, env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def graphql_ws_server() -> Iterator[NodeServer]:
+    yield from _serve_node("graphql_ws_server.js", {"KEEPALIVE_MS": "100"})
+
+
+@pytest.fixture(scope="session")
+def stws_server() -> Iterator[NodeServer]:
+    yield from _serve_node("subscriptions_transport_ws_server.js")
+
+
+@pytest.fixture
+def own_graphql_ws_server() -> Iterator[NodeServer]:
+    yield from _serve_node("graphql_ws_server.js")
