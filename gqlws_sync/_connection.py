@@ -27,6 +27,8 @@ import socket
 import ssl
 import threading
 import time
+import weakref
+from queue import SimpleQueue
 from typing import Any, NoReturn
 
 import certifi
@@ -39,6 +41,7 @@ from ._protocol import (
     PROTOCOLS,
     ApolloProtocol,
     ConnectionState,
+    LocalProtocolError,
     Protocol,
     RemoteProtocolError,
     TransportWSProtocol,
@@ -73,6 +76,21 @@ logger = logging.getLogger("gqlws_sync.connection")
 
 _numbers = itertools.count(1)
 
+#: Every connection of this process, so that a forked child can replace their locks: a lock
+#: held by a parent thread at fork() time would stay held forever in the child.
+_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+def _reset_locks_after_fork() -> None:
+    for connection in list(_connections):
+        connection._lock = threading.Lock()
+        connection._close_send_lock = threading.Lock()
+        connection.registry.reset_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
+
 
 class _Refused(Exception):
     """Apollo's connection_error before the ack (internal to _await_ack)."""
@@ -97,6 +115,7 @@ class Connection:
         # A forked child inherits the socket but not the threads: it must neither use nor
         # shut down a socket that the parent process still owns.
         self.pid = os.getpid()
+        _connections.add(self)
         self.registry = Registry()
         self.subprotocol: str | None = None
         self.ack_payload: dict[str, Any] | None = None
@@ -109,6 +128,10 @@ class Connection:
         self._closing = False
         self._close_claimed = False
         self._close_send_lock = threading.Lock()
+        # Ids of subscriptions dropped without close(): their finalizers may run in any thread,
+        # even one holding a lock of ours, so they only put the id here (SimpleQueue.put is
+        # safe there) and the reader sends the cancels after its next read.
+        self._orphans: SimpleQueue[str] = SimpleQueue()
         # Set by the reader when it fails the connection itself: see abort().
         self._linger = False
         # True once close() was called: the end is ours, not a failure.
@@ -146,9 +169,6 @@ class Connection:
             ConnectionState.CLOSING,
         )
 
-    def failure(self) -> TransportError | None:
-        return self._cause
-
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
         return (
@@ -179,7 +199,12 @@ class Connection:
         protocol = PROTOCOLS[picked](options.json_dumps, options.json_loads)
         self._protocol = protocol
         try:
-            ws.send(protocol.connection_init(options.init_payload))
+            init = protocol.connection_init(options.init_payload)
+        except BaseException:  # an init_payload the JSON encoder refuses
+            _shutdown(ws)
+            raise
+        try:
+            ws.send(init)
         except (websocket.WebSocketException, OSError) as exc:
             _shutdown(ws)
             raise TransportConnectionFailed(
@@ -274,10 +299,7 @@ class Connection:
                             code, reason, acknowledged=acknowledged, offered=self.offer
                         )
                     elif opcode != PONG:
-                        raise RemoteProtocolError(
-                            "server sent a binary frame; GraphQL over WebSocket uses text",
-                            protocol.violation_close_code,
-                        )
+                        raise protocol.binary_error()
         except TransportError as exc:
             if isinstance(exc, RemoteProtocolError):
                 self._send_close_quietly(ws, exc.close_code)
@@ -429,8 +451,12 @@ class Connection:
                     redact_url(self.options.url),
                 )
             sslopt.setdefault("context", context)
-        elif not ({"context", "ca_certs", "ca_cert_path", "cert_reqs"} & sslopt.keys()):
+        elif not sslopt:
             sslopt["context"] = ssl.create_default_context(cafile=certifi.where())
+        elif not ({"context", "ca_certs", "ca_cert_path", "cert_reqs"} & sslopt.keys()):
+            # websocket-client ignores every other key (certfile, ciphers, ...) when given a
+            # context: let it build one, from certifi's bundle.
+            sslopt["ca_certs"] = certifi.where()
         elif sslopt.get("cert_reqs") == ssl.CERT_NONE:
             logger.warning("TLS verification is off for %s", redact_url(self.options.url))
         return sslopt
@@ -462,22 +488,43 @@ class Connection:
             TransportClosed (or what killed the connection): closing or closed.
             TypeError, ValueError: the payload cannot be encoded as JSON.
         """
+        if self.is_inherited:
+            raise _inherited_error()
         op_id, queue = self.registry.open()
         try:
             if self._closing:
-                raise (
-                    copy_exception(self._cause)
-                    if self._cause
-                    else TransportClosed("the connection is closing")
-                )
-            self.send(self.protocol.subscribe(op_id, payload))
+                raise self._closing_error()
+            try:
+                text = self.protocol.subscribe(op_id, payload)
+            except LocalProtocolError:
+                # close() said goodbye between the check above and here.
+                raise self._closing_error() from None
+            self.send(text)
         except BaseException:
             self.registry.release(op_id)
             raise
         return op_id, queue
 
+    def _closing_error(self) -> TransportError:
+        cause = self._cause
+        return copy_exception(cause) if cause else TransportClosed("the connection is closing")
+
+    def orphan(self, op_id: str) -> None:
+        """Cancel an operation later, from the reader thread; safe in a finalizer."""
+        self._orphans.put(op_id)
+
+    def _cancel_orphans(self) -> None:
+        orphans = self._orphans
+        while not orphans.empty():
+            self.cancel(orphans.get_nowait())
+
     def cancel(self, op_id: str) -> None:
-        """Forget an operation whose caller has gone and tell the server, if it still runs."""
+        """Forget an operation whose caller has gone and tell the server, if it still runs.
+
+        In a forked child it does nothing: the operation is the parent's.
+        """
+        if self.is_inherited:
+            return
         if self.registry.release(op_id):
             self._send_quietly(self.protocol.cancel(op_id))
 
@@ -511,6 +558,8 @@ class Connection:
             TransportClosed (or the exception that killed the connection): the frame was not
                 sent, or not whole; the connection is closing.
         """
+        if self.is_inherited:
+            raise _inherited_error()  # the socket is the parent's: never write to it
         ws = self._ws
         assert ws is not None
         try:
@@ -593,16 +642,14 @@ class Connection:
                             keepalive.ws_pong_received()
                         elif opcode == CLOSE:
                             code, reason = parse_close(data)
+                            # Settled before anything marks the connection as closing, so a
+                            # caller starting an operation now gets this code's exception.
+                            self._settle_cause(code, reason)
                             # RFC 6455 §5.5.1: answer it, unless ours is out or on its way.
                             self._send_close_quietly(ws, 1000)
                             return
                         else:  # a binary message: neither protocol has any
-                            raise RemoteProtocolError(
-                                "server sent a binary frame; GraphQL over WebSocket uses text",
-                                protocol.violation_close_code
-                                if isinstance(protocol, TransportWSProtocol)
-                                else 1003,
-                            )
+                            raise protocol.binary_error()
                         continue
                     if touch_on_any:
                         keepalive.last_seen = monotonic()
@@ -623,6 +670,8 @@ class Connection:
                         keepalive.touch()
                     elif kind is ConnectionRefused:
                         self._refused(event.message)  # type: ignore[union-attr]
+                if not self._orphans.empty():
+                    self._cancel_orphans()
         except RemoteProtocolError as exc:
             error = exc
             code = exc.close_code
@@ -662,8 +711,10 @@ class Connection:
             self._closing = True
         return not claimed
 
-    def _teardown(self, code: int, reason: str, error: BaseException | None) -> None:
-        """The one way out: settle the cause, wake everyone, close the socket."""
+    def _settle_cause(
+        self, code: int, reason: str, error: BaseException | None = None
+    ) -> TransportError:
+        """Record why the connection ended, unless a cause is recorded already; return it."""
         acknowledged = self.acknowledged
         with self._lock:
             cause = self._cause
@@ -678,6 +729,11 @@ class Connection:
                     if error is not None:
                         cause.__cause__ = error
                 self._cause = cause
+        return cause
+
+    def _teardown(self, code: int, reason: str, error: BaseException | None) -> None:
+        """The one way out: settle the cause, wake everyone, close the socket."""
+        cause = self._settle_cause(code, reason, error)
         self.close_code = code
         self.close_reason = reason
         self.registry.fail_all(cause)
@@ -774,10 +830,7 @@ class Connection:
             except OSError:
                 pass
             ws.sock = None  # type: ignore[union-attr]
-        failure = TransportClosed(
-            "this connection belongs to the parent process (os.fork); connect again in the child"
-        )
-        self.registry.fail_all(failure)
+        self.registry.fail_all(_inherited_error())
 
     def join(self, timeout: float | None) -> None:
         """Wait for the reader to see the server's Close (or EOF), then for both threads."""
@@ -815,6 +868,12 @@ def _shutdown(ws: websocket.WebSocket) -> None:
         ws.shutdown()  # type: ignore[no-untyped-call]  # websocket-client leaves it unannotated
     except (OSError, AttributeError):
         pass
+
+
+def _inherited_error() -> TransportClosed:
+    return TransportClosed(
+        "this connection belongs to the parent process (os.fork); connect again in the child"
+    )
 
 
 def _describe_os_error(exc: BaseException) -> str:

@@ -43,6 +43,10 @@ class Registry:
         self._failure: TransportError | None = None
         self._detached: dict[str, None] = {}  # insertion-ordered set of detached ids
 
+    def reset_lock(self) -> None:
+        """In a forked child only: a parent thread may have held the lock at fork() time."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self._queues)
 

@@ -7,8 +7,10 @@ connection; everything that touches the socket lives in ``_connection``.
 from __future__ import annotations
 
 import logging
+import os
 import ssl as ssl_module
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from queue import Empty
 from types import TracebackType
@@ -45,6 +47,18 @@ from .options import (
 __all__ = ["APOLLO_SUBPROTOCOL", "GRAPHQLWS_SUBPROTOCOL", "Client", "Subscription"]
 
 logger = logging.getLogger("gqlws_sync.client")
+
+#: Every client of this process, so that a forked child gets fresh locks (see _connection).
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _reset_locks_after_fork() -> None:
+    for client in list(_clients):
+        client._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
 
 #: gql's ``Client(execute_timeout=10)``: a query that takes longer is usually stuck.
 DEFAULT_EXECUTE_TIMEOUT = 10.0
@@ -115,6 +129,9 @@ class Client:
         self._connection: Connection | None = None
         self._connecting = False
         self._close_requested = False  # close() during connect(): connect() closes at its end
+        self._connect_done = threading.Event()
+        self._connect_done.set()
+        _clients.add(self)
 
     def __repr__(self) -> str:
         conn = self._connection
@@ -155,18 +172,22 @@ class Client:
                 )
             self._connecting = True
             self._close_requested = False
+            self._connect_done.clear()
         try:
-            connection = self._open()
-        finally:
+            try:
+                connection = self._open()
+            finally:
+                with self._lock:
+                    self._connecting = False
             with self._lock:
-                self._connecting = False
-        with self._lock:
-            self._connection = connection
-            close_requested = self._close_requested
-        if close_requested:
-            # close() ran in another thread while this one was connecting.
-            connection.close()
-            raise TransportClosed("the client was closed while connecting", 1000)
+                self._connection = connection
+                close_requested = self._close_requested
+            if close_requested:
+                # close() ran in another thread while this one was connecting.
+                connection.close()
+                raise TransportClosed("the client was closed while connecting", 1000)
+        finally:
+            self._connect_done.set()
 
     def _open(self) -> Connection:
         options = self.options
@@ -201,7 +222,12 @@ class Client:
         """
         with self._lock:
             connection = self._connection
-            self._close_requested = self._connecting
+            self._close_requested = connecting = self._connecting
+        if connecting:
+            # Who wakes it: connect(), which closes what it opened when it sees the request;
+            # bounded because connect() itself is (connect_timeout + ack_timeout).
+            self._connect_done.wait(self.options.close_timeout)
+            return
         if connection is not None:
             connection.close()
 
@@ -284,6 +310,7 @@ class Client:
             TransportClosed (or the exception that killed the connection): the connection
                 died before the result came; the operation may or may not have run.
         """
+        timeout = check_duration("timeout", timeout)
         if timeout is None:
             timeout = self.execute_timeout
         deadline = Deadline(timeout)
@@ -359,6 +386,7 @@ class Client:
         Raises:
             TransportClosed: not connected (starting); from the iterator, see ``execute()``.
         """
+        timeout = check_duration("timeout", timeout)
         connection = self._live_connection()
         op_id, queue = connection.start(_payload(document, variables, operation_name, extensions))
         return Subscription(connection, op_id, queue, timeout, get_execution_result)
@@ -399,6 +427,13 @@ class Subscription(Generic[T]):
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
+        if self._connection.is_inherited:
+            # No reader feeds this queue in a forked child: fail instead of waiting forever.
+            self._done = True
+            raise TransportClosed(
+                "this subscription belongs to the parent process (os.fork); "
+                "subscribe again in the child"
+            )
         try:
             item = self._queue.get(timeout=self._timeout)
         except Empty:
@@ -446,10 +481,11 @@ class Subscription(Generic[T]):
         self.close()
 
     def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: nothing left to tell
-            pass
+        # A finalizer may run in any thread, even one inside a lock of the connection: take
+        # no lock and do no I/O here, hand the id to the reader instead.
+        if not self._done:
+            self._done = True
+            self._connection.orphan(self.id)
 
 
 def _payload(

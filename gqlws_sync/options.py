@@ -170,6 +170,8 @@ class ClientOptions:
             raise ValueError(
                 f"url must be a ws:// or wss:// URL with a host, not {redact_url(url)!r}"
             )
+        # urlsplit lower-cases the scheme; websocket-client does not accept "WS://".
+        url = urlunsplit(parts)
 
         header_map: dict[str, str] = {}
         for name, value in (headers or {}).items():
@@ -277,9 +279,8 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
         netloc = parts.netloc
         if "@" in netloc:
-            userinfo, _, hostport = netloc.rpartition("@")
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:{_MASK}@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
+            # A user name alone is often a token (ws://TOKEN@host): mask all of it.
+            netloc = f"{_MASK}@{netloc.rpartition('@')[2]}"
         query = "&".join(
             f"{pair.split('=', 1)[0]}={_MASK}" if "=" in pair else _MASK
             for pair in parts.query.split("&")

@@ -24,6 +24,7 @@ from .events import Complete, ConnectionAck, ConnectionRefused, Error, Event, Ke
 class ApolloProtocol(Protocol):
     subprotocol = "graphql-ws"
     violation_close_code = 1002
+    binary_close_code = 1003  # "unsupported data"
     has_client_ping = False
     _start_type = "start"
     _cancel_type = "stop"

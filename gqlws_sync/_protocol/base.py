@@ -46,7 +46,7 @@ class RemoteProtocolError(TransportProtocolError):
     """
 
     def __init__(self, message: str, close_code: int) -> None:
-        super().__init__(message)
+        super().__init__(message, close_code)
         self.close_code = close_code
 
 
@@ -56,6 +56,8 @@ class Protocol:
     subprotocol: ClassVar[str]
     #: The close code we send when the server breaks the protocol.
     violation_close_code: ClassVar[int]
+    #: The close code for a binary frame from the server.
+    binary_close_code: ClassVar[int]
     #: Whether the protocol has client-to-server pings (graphql-transport-ws does, Apollo not).
     has_client_ping: ClassVar[bool]
 
@@ -148,6 +150,13 @@ class Protocol:
     _cancel_type: ClassVar[str]
 
     # -- helpers for subclasses --------------------------------------------------------------
+
+    def binary_error(self) -> RemoteProtocolError:
+        """Neither protocol sends binary frames; a server that does is not guessed at."""
+        return RemoteProtocolError(
+            "server sent a binary frame; GraphQL over WebSocket uses text frames only",
+            self.binary_close_code,
+        )
 
     def _violation(self, text: str) -> RemoteProtocolError:
         return RemoteProtocolError(text, self.violation_close_code)

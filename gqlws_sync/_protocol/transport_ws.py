@@ -21,6 +21,7 @@ from .events import Complete, ConnectionAck, Error, Event, Next, Ping, Pong
 class TransportWSProtocol(Protocol):
     subprotocol = "graphql-transport-ws"
     violation_close_code = 4004
+    binary_close_code = 4004
     has_client_ping = True
     _start_type = "subscribe"
     _cancel_type = "complete"

@@ -537,6 +537,87 @@ def test_orjson_codec(server: ReferenceServer, subprotocol: str) -> None:
             client.execute("{ hello }")
 
 
+def test_dropped_subscription_is_cancelled(server: ReferenceServer, client: Client) -> None:
+    """A subscription dropped without close() is cancelled by the reader, not by its
+    finalizer (which may run in any thread, inside any lock)."""
+    import gc
+
+    ticks = client.subscribe("subscription { ticks(interval: 0.02) }")
+    assert next(ticks) == {"ticks": 0}
+    del ticks
+    gc.collect()
+    cancel = server.wait_for_message("complete" if client.subprotocol == GTW else "stop")
+    assert cancel["id"] == "1"
+    assert client.execute("{ hello }") == {"hello": "Hello world"}
+
+
+def test_protocol_violation_after_ack_has_its_code(server: ReferenceServer, client: Client) -> None:
+    """A violation after the ack carries the close code the client sent, as before it."""
+    ticks = client.subscribe("subscription { ticks(interval: 0.05) }")
+    next(ticks)
+    server.send_raw('{"type": "bogus"}')
+    with pytest.raises(TransportProtocolError) as info:
+        _drain(ticks)
+    assert info.value.code == (4004 if client.subprotocol == GTW else 1002)
+
+
+def test_callers_racing_a_server_close_get_its_code(server: ReferenceServer) -> None:
+    """Operations started while the server's Close is being handled raise that code's
+    exception, never a bare 'closing'."""
+    errors: list[BaseException] = []
+    with Client(server.url, subprotocols=[GTW]) as client:
+        stop = threading.Event()
+
+        def hammer() -> None:
+            while not stop.is_set():
+                try:
+                    client.execute("{ hello }", timeout=5)
+                except TransportError as exc:
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=hammer) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        server.wait_for_message("subscribe", count=50)
+        server.close_connections(4500, "boom")
+        for thread in threads:
+            thread.join(5)
+        stop.set()
+    assert len(errors) == 8
+    assert {(type(e).__name__, getattr(e, "code", None)) for e in errors} == {
+        ("TransportServerError", 4500)
+    }
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_fork_child_leaves_parent_subscription_alone(server: ReferenceServer) -> None:
+    """In a forked child an inherited subscription fails at once and cancels nothing; the
+    parent's keeps running."""
+    import os
+
+    with Client(server.url, subprotocols=[GTW]) as client:
+        ticks = client.subscribe("subscription { ticks(interval: 0.02) }", timeout=5)
+        assert next(ticks) == {"ticks": 0}
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            status = 1
+            try:
+                try:
+                    next(ticks)
+                except TransportClosed as exc:
+                    if "parent process" in str(exc):
+                        status = 0
+                ticks.close()
+                client.close()
+            finally:
+                os._exit(status)
+        _, wait_status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(wait_status) == 0
+        assert [next(ticks)["ticks"] for _ in range(3)] == [1, 2, 3]
+        assert not any(m.get("type") == "complete" for m in server.received)
+
+
 # -- closing ---------------------------------------------------------------------------------
 
 
