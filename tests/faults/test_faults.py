@@ -336,6 +336,33 @@ def test_tls_verification_on_by_default(gqlws_server_factory: ServerFactory) -> 
         assert client.execute("{ hello }") == {"hello": "Hello world"}
 
 
+def test_client_certificate(gqlws_server_factory: ServerFactory, tmp_path: Any) -> None:
+    """A server that requires a client certificate: given in an SSLContext, or as
+    websocket-client sslopt keys through connect_args; without one the handshake fails."""
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+    ca.configure_trust(server_context)
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    server = gqlws_server_factory(ssl_context=server_context)
+    client_cert = ca.issue_cert("client@example.com")
+    cert_file = tmp_path / "client.pem"
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with pytest.raises(TransportError):
+        with Client(server.url, ssl=context) as client:
+            client.execute("{ hello }")
+    context.load_cert_chain(str(cert_file))
+    with Client(server.url, ssl=context) as client:
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+    sslopt = {"certfile": str(cert_file), "ca_certs": str(ca_file)}
+    with Client(server.url, connect_args={"sslopt": sslopt}) as client:
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+
+
 # -- garbage from the server -----------------------------------------------------------------
 
 GARBAGE: list[tuple[str, Any]] = [
