@@ -68,4 +68,3 @@ class KeepAlive:
 
 
 Event = ConnectionAck | ConnectionRefused | Next | Error | Complete | Ping | Pong | KeepAlive
-OperationEvent = Next | Error | Complete
