@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from queue import Empty
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
 
 from graphql import DocumentNode, ExecutionResult, print_ast
 
@@ -64,6 +64,16 @@ if hasattr(os, "register_at_fork"):
 DEFAULT_EXECUTE_TIMEOUT = 10.0
 
 T = TypeVar("T", dict[str, Any], ExecutionResult)
+
+
+class _HasDocument(Protocol):
+    """gql 4's ``GraphQLRequest`` (what ``gql("...")`` returns), without importing gql."""
+
+    @property
+    def document(self) -> DocumentNode: ...
+
+
+Document: TypeAlias = "str | DocumentNode | _HasDocument"
 
 # Put in a subscription's queue by Subscription.close() to wake a thread blocked in next().
 _CLOSED = Complete("")
@@ -262,7 +272,7 @@ class Client:
     @overload
     def execute(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
@@ -274,7 +284,7 @@ class Client:
     @overload
     def execute(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
@@ -285,7 +295,7 @@ class Client:
 
     def execute(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = None,
         operation_name: str | None = None,
         *,
@@ -343,7 +353,7 @@ class Client:
     @overload
     def subscribe(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
@@ -355,7 +365,7 @@ class Client:
     @overload
     def subscribe(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
@@ -366,7 +376,7 @@ class Client:
 
     def subscribe(
         self,
-        document: str | DocumentNode,
+        document: Document,
         variables: Mapping[str, Any] | None = None,
         operation_name: str | None = None,
         *,
@@ -489,18 +499,28 @@ class Subscription(Generic[T]):
 
 
 def _payload(
-    document: str | DocumentNode,
+    document: Document,
     variables: Mapping[str, Any] | None,
     operation_name: str | None,
     extensions: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
+    node = getattr(document, "document", None)
+    if isinstance(node, DocumentNode):
+        # gql 4's gql() returns a GraphQLRequest: its document, and its variables and
+        # operation name unless given here.
+        if variables is None:
+            variables = getattr(document, "variable_values", None)
+        if operation_name is None:
+            operation_name = getattr(document, "operation_name", None)
+        document = node
     if isinstance(document, DocumentNode):
         query = print_ast(document)
     elif isinstance(document, str):
         query = document
     else:
         raise TypeError(
-            f"document must be a str or a graphql DocumentNode, not {type(document).__name__}"
+            "document must be a str, a graphql DocumentNode or gql's GraphQLRequest, not "
+            f"{type(document).__name__}"
         )
     payload: dict[str, Any] = {"query": query}
     if variables is not None:

@@ -645,6 +645,22 @@ def test_fork_child_leaves_parent_subscription_alone(server: ReferenceServer) ->
         assert not any(m.get("type") == "complete" for m in server.received)
 
 
+def test_gql_request_as_document(server: ReferenceServer, subprotocol: str) -> None:
+    """gql 4's gql() returns a GraphQLRequest: accepted as it is, with its variables and
+    operation name unless given explicitly; a wrong type is a clear TypeError."""
+    from gql import gql
+
+    request = gql("query A($v: String!) { echo(value: $v) } query B { hello }")
+    with Client(server.url, subprotocols=[subprotocol]) as client:
+        assert client.execute(request, {"v": "x"}, "A") == {"echo": "x"}
+        assert client.execute(request, operation_name="B") == {"hello": "Hello world"}
+        with_values = gql("query C($v: String!) { echo(value: $v) }")
+        with_values.variable_values = {"v": "from the request"}
+        assert client.execute(with_values) == {"echo": "from the request"}
+        with pytest.raises(TypeError, match="GraphQLRequest"):
+            client.execute(42)  # type: ignore[call-overload]
+
+
 # -- closing ---------------------------------------------------------------------------------
 
 
