@@ -153,9 +153,7 @@ class Connection:
 
     @property
     def is_closed(self) -> bool:
-        return (
-            self._cause is not None or self.registry.failure is not None or self.pid != os.getpid()
-        )
+        return self._cause is not None or self.registry.failure is not None or self.is_inherited
 
     @property
     def is_inherited(self) -> bool:

@@ -23,6 +23,54 @@ logger = logging.getLogger("gqlws_sync.keepalive")
 _FOREVER = float("inf")
 
 
+class _Pinger:
+    """One kind of ping (protocol or WebSocket): when to send the next, when its pong is due.
+
+    ``pong_deadline`` is written by the reader (``None`` when the pong came) and read by the
+    timer; single attribute stores are atomic.
+    """
+
+    __slots__ = ("interval", "next_at", "pong_deadline", "pong_timeout", "send", "silence")
+
+    def __init__(
+        self,
+        send: Callable[[], None],
+        interval: float,
+        pong_timeout: float | None,
+        silence: str,
+        now: float,
+    ) -> None:
+        self.send = send
+        self.interval = interval
+        self.pong_timeout = pong_timeout
+        self.silence = silence  # what a missed pong means, for the error message
+        self.next_at = now + interval
+        self.pong_deadline: float | None = None
+
+    def due(self, now: float) -> float:
+        """Send the ping if it is time; return the pinger's next deadline.
+
+        Raises:
+            _Dead: the pong is late (the message says which), or the send failed.
+        """
+        if self.pong_deadline is not None and now >= self.pong_deadline:
+            raise _Dead(self.silence)
+        if now >= self.next_at:
+            if self.pong_timeout is not None and self.pong_deadline is None:
+                # Armed before sending: the pong may come back before send returns.
+                self.pong_deadline = now + self.pong_timeout
+            self.next_at = now + self.interval
+            try:
+                self.send()
+            except TransportError:
+                raise _Dead(None) from None  # the connection is dying; the reader says why
+        return min(self.next_at, self.pong_deadline or _FOREVER)
+
+
+class _Dead(Exception):
+    """Ends the timer thread; ``args[0]`` is why (None: the reader reports it)."""
+
+
 class KeepAlive:
     """Deadlines of one connection, enforced by the ``gqlws_sync-timer-<n>`` thread.
 
@@ -45,25 +93,39 @@ class KeepAlive:
         keep_alive_timeout: float | None,
         on_timeout: Callable[[TransportError], None],
     ) -> None:
-        self._send_ping = send_ping if ping_interval is not None else None
-        self._ping_interval = ping_interval or _FOREVER
-        self._pong_timeout = pong_timeout
-        self._send_ws_ping = send_ws_ping
-        self._ws_ping_interval = ws_ping_interval
-        self._ws_pong_timeout = ws_pong_timeout
         self._keep_alive_timeout = keep_alive_timeout
         self._on_timeout = on_timeout
         # Set to wake the timer early: by stop(), and by arm() which adds deadlines.
         self._wake = threading.Event()
         self._stopping = False
         now = time.monotonic()
-        # Written by the reader thread, read here: single float/None stores are atomic.
+        # Written by the reader thread, read here: single float stores are atomic.
         self.last_seen = now
-        self._pong_deadline: float | None = None
-        self._ws_pong_deadline: float | None = None
         self._armed = False
-        self._next_ping = now + self._ping_interval
-        self._next_ws_ping = now + (ws_ping_interval or _FOREVER)
+        self._ws_pinger = (
+            None
+            if ws_ping_interval is None
+            else _Pinger(
+                send_ws_ping,
+                ws_ping_interval,
+                ws_pong_timeout,
+                f"no pong to a WebSocket ping within {ws_pong_timeout} s",
+                now,
+            )
+        )
+        # Protocol pings start at the ack (arm()): before it, only ping/pong may be sent
+        # anyway, and connect() bounds that phase with ack_timeout.
+        self._pinger = (
+            None
+            if send_ping is None or ping_interval is None
+            else _Pinger(
+                send_ping,
+                ping_interval,
+                pong_timeout,
+                f"no pong within {pong_timeout} s of a ping",
+                now,
+            )
+        )
         # Daemon: a safety net for a program that exits without close(); close() joins it.
         self._thread = threading.Thread(
             target=self._run, name=f"gqlws_sync-timer-{number}", daemon=True
@@ -73,8 +135,8 @@ class KeepAlive:
     def needed(self) -> bool:
         """False when every deadline is off: then no thread is started at all."""
         return (
-            self._send_ping is not None
-            or self._ws_ping_interval is not None
+            self._pinger is not None
+            or self._ws_pinger is not None
             or self._keep_alive_timeout is not None
         )
 
@@ -86,7 +148,8 @@ class KeepAlive:
         """Start enforcing ``keep_alive_timeout`` and protocol pings: called at the ack."""
         now = time.monotonic()
         self.last_seen = now
-        self._next_ping = now + self._ping_interval
+        if self._pinger is not None:
+            self._pinger.next_at = now + self._pinger.interval
         self._armed = True
         self._wake.set()
 
@@ -94,10 +157,12 @@ class KeepAlive:
         self.last_seen = time.monotonic()
 
     def pong_received(self) -> None:
-        self._pong_deadline = None
+        if self._pinger is not None:
+            self._pinger.pong_deadline = None
 
     def ws_pong_received(self) -> None:
-        self._ws_pong_deadline = None
+        if self._ws_pinger is not None:
+            self._ws_pinger.pong_deadline = None
 
     def stop(self) -> None:
         """Ask the thread to end; it wakes at once. Safe from any thread."""
@@ -126,53 +191,30 @@ class KeepAlive:
             self._on_timeout(KeepAliveTimeout("internal error in the timer thread", 1011))
 
     def _tick(self, now: float) -> float | None:
-        """Do what is due at ``now``; return seconds until the next deadline (None: none)."""
+        """Do what is due at ``now``; return seconds until the next deadline (None: none).
+
+        Ends the thread (``_stopping``) when a deadline is missed or a ping cannot be sent.
+        """
         nearest = _FOREVER
-        if self._ws_ping_interval is not None:
-            if self._ws_pong_deadline is not None and now >= self._ws_pong_deadline:
-                self._fail(f"no pong to a WebSocket ping within {self._ws_pong_timeout} s")
-                self._stopping = True
-                return None
-            if now >= self._next_ws_ping:
-                if self._ws_pong_timeout is not None and self._ws_pong_deadline is None:
-                    # Armed before sending: the pong may come back before send returns.
-                    self._ws_pong_deadline = now + self._ws_pong_timeout
-                self._next_ws_ping = now + self._ws_ping_interval
-                if not self._call(self._send_ws_ping):
-                    self._stopping = True
-                    return None
-            nearest = min(nearest, self._next_ws_ping, self._ws_pong_deadline or _FOREVER)
-        if self._armed and self._send_ping is not None:
-            if self._pong_deadline is not None and now >= self._pong_deadline:
-                self._fail(f"no pong within {self._pong_timeout} s of a ping")
-                self._stopping = True
-                return None
-            if now >= self._next_ping:
-                if self._pong_timeout is not None and self._pong_deadline is None:
-                    self._pong_deadline = now + self._pong_timeout
-                self._next_ping = now + self._ping_interval
-                if not self._call(self._send_ping):
-                    self._stopping = True
-                    return None
-            nearest = min(nearest, self._next_ping, self._pong_deadline or _FOREVER)
-        if self._armed and self._keep_alive_timeout is not None:
-            deadline = self.last_seen + self._keep_alive_timeout
-            if now >= deadline:
-                self._fail(f"no keep-alive from the server within {self._keep_alive_timeout} s")
-                self._stopping = True
-                return None
-            nearest = min(nearest, deadline)
+        try:
+            if self._ws_pinger is not None:
+                nearest = min(nearest, self._ws_pinger.due(now))
+            if self._armed and self._pinger is not None:
+                nearest = min(nearest, self._pinger.due(now))
+            if self._armed and self._keep_alive_timeout is not None:
+                deadline = self.last_seen + self._keep_alive_timeout
+                if now >= deadline:
+                    raise _Dead(
+                        f"no keep-alive from the server within {self._keep_alive_timeout} s"
+                    )
+                nearest = min(nearest, deadline)
+        except _Dead as dead:
+            self._stopping = True
+            message = dead.args[0]
+            if message is not None:
+                logger.warning("closing the connection: %s", message)
+                self._on_timeout(KeepAliveTimeout(message, 1006))
+            return None
         if nearest == _FOREVER:
             return None  # nothing due until arm() or stop() wakes the thread
         return max(0.0, nearest - now)
-
-    def _call(self, send: Callable[[], None]) -> bool:
-        try:
-            send()
-        except TransportError:
-            return False  # the connection is dying; the reader reports why
-        return True
-
-    def _fail(self, message: str) -> None:
-        logger.warning("closing the connection: %s", message)
-        self._on_timeout(KeepAliveTimeout(message, 1006))
