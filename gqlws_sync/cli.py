@@ -47,6 +47,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import ssl
 import sys
@@ -115,13 +116,18 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 _MASK = "***"
+#: A GraphQL name (spec section 2.1.9); a -V name must be one.
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 _EPILOG = """\
 QUERY:
   the GraphQL document itself, '-' to read it from stdin, or '@FILE' to read it from FILE.
 
-variables (-V name=value):
-  the value is parsed as JSON when it parses (-V n=3 is the number 3, -V on=true a boolean,
+variables (-V name=value, or gql-cli's -V name:value):
+  the name ends at the first '=' or ':', whichever comes first (a GraphQL name holds
+  neither), and the rest is the value: -V url=http://x:1/ and -V url:http://x:1/ both set
+  url to "http://x:1/", and -V t:12=30 sets t to "12=30".
+  The value is parsed as JSON when it parses (-V n=3 is the number 3, -V on=true a boolean,
   -V 'ids=[1,2]' a list, -V 'in={"a":1}' an object), and kept as a string otherwise
   (-V name=Ada is "Ada", -V zip=007 is "007"). Quote to force a string: -V 'n="3"'.
 
@@ -184,11 +190,15 @@ def _one_line(text: str) -> str:
 
 
 def _variable(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError("expected name=value")
-    return name, _json_or_string(raw)
+    # gql-cli writes name:value, curl-like tools name=value. A GraphQL name can hold neither
+    # character, so the first of the two always ends the name and the value may contain both.
+    cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
+    if cut < 0:
+        raise argparse.ArgumentTypeError("expected name=value or name:value")
+    name = text[:cut].strip()
+    if not _NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a GraphQL variable name")
+    return name, _json_or_string(text[cut + 1 :])
 
 
 def _json_or_string(raw: str) -> Any:
@@ -273,7 +283,10 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
         type=_variable,
         default=[],
         metavar="NAME=VALUE",
-        help="set a variable; VALUE is JSON if it parses, else a string (repeatable)",
+        help=(
+            "set a variable (NAME:VALUE works too); VALUE is JSON if it parses, else a string "
+            "(repeatable)"
+        ),
     )
     parser.add_argument(
         "-H",
