@@ -149,6 +149,8 @@ exit codes:
   141  stdout closed early (e.g. piped into head)
 
 Errors are one line on stderr and never show header values or the init payload.
+When --subprotocol names a protocol the server does not speak, the line says which option
+to use instead.
 
 examples:
   gqlws ws://localhost:8000/graphql '{ hello }'
@@ -536,6 +538,49 @@ def _describe(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+# -- hints in the command's own terms ------------------------------------------------------
+
+#: The library's advice to Python callers ("pass subprotocols=[...]"), from the ';' that opens
+#: the clause to the end of the message; the command says it with its own options instead.
+_PYTHON_ADVICE = re.compile(r";[^;]*\bsubprotocols=\[.*$")
+#: What the client says when the upgrade succeeded but no subprotocol was chosen.
+_NO_CHOICE = "without choosing a subprotocol"
+
+
+def _with_hints(line: str, exc: BaseException, request: Request) -> str:
+    """The error line, with advice a person at a shell can act on.
+
+    The library's messages advise Python callers; the command's users need its options.
+    """
+    return _subprotocol_advice(line, exc, request.subprotocols)
+
+
+def _subprotocol_advice(line: str, exc: BaseException, offered: list[str] | None) -> str:
+    if not isinstance(exc, TransportProtocolError):
+        return line
+    other = None
+    if offered is not None:
+        other = APOLLO_SUBPROTOCOL if offered == [GRAPHQLWS_SUBPROTOCOL] else GRAPHQLWS_SUBPROTOCOL
+    use_other = f"use --subprotocol {other}, or leave out --subprotocol to offer both"
+    if _PYTHON_ADVICE.search(line):
+        # The server took the subprotocol offered, then closed 1002/4406 before the ack.
+        if other is None:
+            # Without --subprotocol the client has already tried each protocol in turn.
+            advice = (
+                f"; it refused both {GRAPHQLWS_SUBPROTOCOL} and {APOLLO_SUBPROTOCOL}: "
+                "check that the URL is a GraphQL over WebSocket endpoint"
+            )
+        else:
+            advice = f"; it probably speaks {other}: {use_other}"
+        return _PYTHON_ADVICE.sub(lambda _match: advice, line)
+    if other is not None and _NO_CHOICE in line:
+        # graphql-ws on Node, for one, accepts an upgrade that offers only a protocol it does
+        # not speak, without choosing it, and closes 4406 a moment later.
+        head = line[: line.rfind(";")] if ";" in line else line
+        return f"{head}; a server that speaks only {other} answers this way: {use_other}"
+    return line
+
+
 def _error_message(error: Any) -> str:
     if isinstance(error, dict):
         message = error.get("message")
@@ -693,8 +738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
 
+    request: Request | None = None
     try:
-        return _run(_request(args))
+        request = _request(args)
+        return _run(request)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -710,6 +757,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code == EXIT_INTERNAL and args.verbose:
             traceback.print_exc()
         line = _describe(exc)
+        if request is not None:
+            line = _with_hints(line, exc, request)
         for secret in secrets:
             line = line.replace(secret, _MASK)
         print(f"{PROG}: {_one_line(line)}", file=sys.stderr)
