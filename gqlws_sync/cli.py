@@ -49,6 +49,7 @@ import math
 import os
 import re
 import signal
+import socket
 import ssl
 import sys
 import traceback
@@ -56,6 +57,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
+from urllib.parse import urlsplit
 
 from graphql import (
     GraphQLError,
@@ -150,7 +152,9 @@ exit codes:
 
 Errors are one line on stderr and never show header values or the init payload.
 When --subprotocol names a protocol the server does not speak, the line says which option
-to use instead.
+to use instead. When a failure to connect looks like the wrong scheme (ws:// to a TLS port,
+wss:// to a plain one), one more short connection checks what the port speaks, and if it
+is the other, the line ends with: did you mean wss://...? (or ws://).
 
 examples:
   gqlws ws://localhost:8000/graphql '{ hello }'
@@ -402,7 +406,8 @@ def _request(args: argparse.Namespace) -> Request:
         raise UsageError(f"URL must start with ws:// or wss://, not {redact_url(url)!r}")
     is_tls = url is not None and url.startswith("wss://")
     if (args.ca or args.insecure) and not is_tls:
-        raise UsageError("--ca and --insecure need a wss:// URL")
+        suggestion = "" if url is None else f" (did you mean {redact_url('wss://' + url[5:])}?)"
+        raise UsageError(f"--ca and --insecure need a wss:// URL{suggestion}")
 
     document = None
     is_subscription = False
@@ -545,14 +550,23 @@ def _describe(exc: BaseException) -> str:
 _PYTHON_ADVICE = re.compile(r";[^;]*\bsubprotocols=\[.*$")
 #: What the client says when the upgrade succeeded but no subprotocol was chosen.
 _NO_CHOICE = "without choosing a subprotocol"
+#: Bound on the one extra connection that checks a suspected wrong scheme.
+PROBE_TIMEOUT = 2.0
 
 
 def _with_hints(line: str, exc: BaseException, request: Request) -> str:
     """The error line, with advice a person at a shell can act on.
 
     The library's messages advise Python callers; the command's users need its options.
+    A scheme is suggested only once one short connection has shown what the port speaks,
+    so the advice is never a guess.
     """
-    return _subprotocol_advice(line, exc, request.subprotocols)
+    line = _subprotocol_advice(line, exc, request.subprotocols)
+    if request.url is not None:
+        hint = _scheme_hint(request.url, exc)
+        if hint is not None:
+            line += f"; {hint}"
+    return line
 
 
 def _subprotocol_advice(line: str, exc: BaseException, offered: list[str] | None) -> str:
@@ -579,6 +593,84 @@ def _subprotocol_advice(line: str, exc: BaseException, offered: list[str] | None
         head = line[: line.rfind(";")] if ";" in line else line
         return f"{head}; a server that speaks only {other} answers this way: {use_other}"
     return line
+
+
+def _scheme_hint(url: str, exc: BaseException) -> str | None:
+    """The "did you mean wss://…?" advice, or None unless the other scheme is shown to fit."""
+    if isinstance(exc, TimeoutError) or not isinstance(exc, TransportError):
+        return None
+    if _in_chain(exc, (ConnectionRefusedError, socket.gaierror, ssl.SSLCertVerificationError)):
+        return None  # no TCP connection, or a TLS handshake that got as far as a certificate
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if host is None:
+        return None
+    if parts.scheme == "ws":
+        # A TLS port drops or refuses (nginx, Go: HTTP 400) a plain HTTP request; anything
+        # that speaks WebSocket closes with a code of its own instead.
+        suspect = isinstance(exc, TransportConnectionFailed) or (
+            isinstance(exc, (TransportProtocolError, TransportServerError))
+            and exc.code in (None, 400)
+        )
+        if suspect and _speaks_tls(host, port or 80):
+            return f"did you mean {redact_url('wss://' + url[5:])}? (port {port or 80} speaks TLS)"
+    elif parts.scheme == "wss":
+        suspect = isinstance(exc, TransportConnectionFailed) and _in_chain(
+            exc, (ssl.SSLError, ConnectionError)
+        )
+        if suspect and _speaks_plain_http(host, port or 443):
+            return (
+                f"did you mean {redact_url('ws://' + url[6:])}? "
+                f"(port {port or 443} speaks plain HTTP, not TLS)"
+            )
+    return None
+
+
+def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, types):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """Whether a TLS handshake with ``host:port`` completes (nothing is verified or sent)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), PROBE_TIMEOUT) as sock,
+            context.wrap_socket(sock, server_hostname=host),
+        ):
+            return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
+
+
+def _speaks_plain_http(host: str, port: int) -> bool:
+    """Whether ``host:port`` answers a plain HTTP request for ``/`` in HTTP."""
+    authority = f"[{host}]" if ":" in host else host
+    answer = b""
+    try:
+        request = f"GET / HTTP/1.1\r\nHost: {authority}:{port}\r\nConnection: close\r\n\r\n"
+        with socket.create_connection((host, port), PROBE_TIMEOUT) as sock:
+            sock.sendall(request.encode("ascii"))
+            while len(answer) < 5:
+                chunk = sock.recv(5 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except (OSError, UnicodeError):
+        return False
+    return answer == b"HTTP/"
 
 
 def _error_message(error: Any) -> str:

@@ -202,7 +202,7 @@ def test_help_documents_exit_codes(run_cli: RunCli) -> None:
     assert result.returncode == 0
     for text in ("'@FILE'", "parsed as JSON", "-V name:value", "whichever comes first"):
         assert text in result.stdout
-    for text in ("--subprotocol names a protocol",):
+    for text in ("--subprotocol names a protocol", "did you mean wss://...?"):
         assert text in result.stdout
     for text in ("exit codes:", "130", "141"):
         assert text in result.stdout
