@@ -5,6 +5,8 @@
     gqlws URL QUERY [-V name=value]... [-H 'Name: value']... [options]
     gqlws URL --print-schema [options]
     gqlws --demo QUERY [options]          (against an embedded reference server)
+    gqlws serve [--port N] [--tls] ...    (run the reference server; see gqlws serve --help)
+    gqlws demo                            (a tour of the client against that server)
 
 A query or mutation prints its ``data`` as JSON on stdout. A subscription prints one JSON
 line per event, flushed at once, until the server completes it or Ctrl-C stops it (the
@@ -265,11 +267,15 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
         usage=(
             f"{PROG} URL QUERY [options]\n"
             f"       {PROG} URL --print-schema [options]\n"
-            f"       {PROG} --demo QUERY [options]"
+            f"       {PROG} --demo QUERY [options]\n"
+            f"       {PROG} serve [--port N] [--tls] [faults]   (see {PROG} serve --help)\n"
+            f"       {PROG} demo"
         ),
         description=(
             "Run one GraphQL query, mutation or subscription over a WebSocket\n"
-            "(graphql-transport-ws or Apollo's graphql-ws) and print the result as JSON."
+            "(graphql-transport-ws or Apollo's graphql-ws) and print the result as JSON.\n"
+            f"'{PROG} serve' runs a server to try it against (with faults on demand);\n"
+            f"'{PROG} demo' shows the client library at work against that server."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -817,6 +823,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name; ``None`` reads ``sys.argv``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A URL starts with ws:// or wss://, so these words can only be subcommands. Their
+    # modules are imported on demand: they need the server extra, the command does not.
+    if argv[:1] == ["serve"]:
+        from ._serve import main as serve_main  # noqa: PLC0415
+
+        return serve_main(argv[1:])
+    if argv[:1] == ["demo"]:
+        from ._demo import main as demo_main  # noqa: PLC0415
+
+        return demo_main(argv[1:])
     # A shell that started us in the background may have left SIGINT ignored; the exit
     # code table promises that Ctrl-C stops a subscription cleanly.
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
