@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Periodic:
     """A fault repeated every ``interval_s`` seconds while the server runs."""
 
@@ -360,7 +360,9 @@ def run(args: argparse.Namespace, plan: list[Periodic]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="gqlws-serve-") as folder, _stopped_by_signals():
         context, ca_file = _tls_context(args.host, Path(folder)) if args.tls else (None, None)
-        server = ReferenceServer(host=args.host, port=args.port, ssl_context=context, faults=faults)
+        server = ReferenceServer(
+            host=args.host, port=args.port, ssl_context=context, faults=faults, path=PATH
+        )
         try:
             try:
                 server.start()

@@ -184,6 +184,25 @@ def test_one_subprotocol(serve: StartServe, run_cli: RunCli) -> None:
     assert server.stop()[0] == 0
 
 
+def test_verbose_logs_connections(serve: StartServe) -> None:
+    """-v shows the server's activity on stderr; stdout still holds only the URL."""
+    server = serve("-v")
+    with Client(server.url) as client:
+        client.execute("{ hello }")
+    assert server.stop()[0] == 0
+    assert "gqlws_sync.testing" in server.process.stderr
+
+
+def test_quiet_about_clients_that_speak_nonsense(serve: StartServe, run_cli: RunCli) -> None:
+    """Without -v, a client's bad handshake (TLS to the plain port) prints nothing."""
+    server = serve()
+    result = run_cli(server.url.replace("ws://", "wss://"), "{ hello }")
+    assert result.returncode == 3
+    assert server.stop()[0] == 0
+    assert "Traceback" not in server.process.stderr
+    assert server.process.stderr.count("\n") == 4  # the banner, stopping, stopped
+
+
 def test_port_in_use_exits_3(run_cli: RunCli) -> None:
     """A port another program holds: one line saying so, exit 3."""
     with socket.create_server(("127.0.0.1", 0)) as holder:
