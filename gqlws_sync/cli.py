@@ -412,7 +412,7 @@ def _request(args: argparse.Namespace) -> Request:
         raise UsageError(f"URL must start with ws:// or wss://, not {redact_url(url)!r}")
     is_tls = url is not None and url.startswith("wss://")
     if (args.ca or args.insecure) and not is_tls:
-        suggestion = "" if url is None else f" (did you mean {redact_url('wss://' + url[5:])}?)"
+        suggestion = "" if url is None else f" (did you mean {_other_scheme(url)}?)"
         raise UsageError(f"--ca and --insecure need a wss:// URL{suggestion}")
 
     document = None
@@ -622,17 +622,23 @@ def _scheme_hint(url: str, exc: BaseException) -> str | None:
             and exc.code in (None, 400)
         )
         if suspect and _speaks_tls(host, port or 80):
-            return f"did you mean {redact_url('wss://' + url[5:])}? (port {port or 80} speaks TLS)"
+            return f"did you mean {_other_scheme(url)}? (port {port or 80} speaks TLS)"
     elif parts.scheme == "wss":
         suspect = isinstance(exc, TransportConnectionFailed) and _in_chain(
             exc, (ssl.SSLError, ConnectionError)
         )
         if suspect and _speaks_plain_http(host, port or 443):
             return (
-                f"did you mean {redact_url('ws://' + url[6:])}? "
+                f"did you mean {_other_scheme(url)}? "
                 f"(port {port or 443} speaks plain HTTP, not TLS)"
             )
     return None
+
+
+def _other_scheme(url: str) -> str:
+    """``url`` with ws:// and wss:// swapped, fit to print (no credentials)."""
+    swapped = "ws://" + url[6:] if url.startswith("wss://") else "wss://" + url[5:]
+    return redact_url(swapped)
 
 
 def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
@@ -647,7 +653,7 @@ def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> boo
 
 
 def _speaks_tls(host: str, port: int) -> bool:
-    """Whether a TLS handshake with ``host:port`` completes (nothing is verified or sent)."""
+    """Whether a TLS handshake with ``host:port`` completes; nothing is verified or requested."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
