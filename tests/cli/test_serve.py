@@ -96,7 +96,7 @@ def test_serves_the_demo_schema_until_a_signal(serve: StartServe, signum: int) -
 def test_stops_promptly_with_a_client_connected(serve: StartServe) -> None:
     """A live subscription does not hold the exit up; the client sees the server go away."""
     server = serve()
-    with Client(server.url) as client:
+    with Client(server.url, reconnect=False) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.05) }", timeout=5)
         assert next(ticks) == {"ticks": 0}
         code, elapsed = server.stop()
@@ -133,7 +133,7 @@ def test_drop_every_cuts_connections(serve: StartServe) -> None:
     """--drop-every: a waiting subscriber sees a lost connection (1006) within the period."""
     server = serve("--drop-every", str(FAULT_INTERVAL))
     started = time.monotonic()
-    with Client(server.url) as client:
+    with Client(server.url, reconnect=False) as client:
         with pytest.raises(TransportClosed) as caught:
             for _ in client.subscribe("subscription { ticks(interval: 0.05) }", timeout=5):
                 pass
