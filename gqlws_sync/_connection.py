@@ -37,7 +37,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, NoReturn
 
 import websocket
@@ -60,7 +60,7 @@ from ._protocol.events import (
 from ._protocol.events import (
     KeepAlive as KeepAliveEvent,
 )
-from ._registry import Operation, Registry, copy_exception
+from ._registry import Item, Operation, Registry, copy_exception
 from .exceptions import (
     AckTimeout,
     KeepAliveTimeout,
@@ -105,6 +105,37 @@ class _Refused(Exception):
     """Apollo's connection_error before the ack (internal to _await_ack)."""
 
 
+class _Ended(Exception):
+    """The server ended the connection (a Close frame, or Apollo's connection_error after
+    the ack): internal, raised by whoever read it, handled by the reader thread."""
+
+    def __init__(self, code: int, reason: str, *, linger: bool = False) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+        self.linger = linger
+
+
+#: What a reading caller passes on to the reader thread: every way a read ends the
+#: connection (see _read_loop's handlers).
+_LEADER_HANDS_OVER = (
+    _Ended,
+    RemoteProtocolError,
+    FrameError,
+    ConnectionEOF,
+    websocket.WebSocketException,
+    OSError,
+    TransportError,
+)
+
+#: How long a caller waits for the read token when the reader thread holds it (it holds it
+#: only while it handles what one read brought).
+_TOKEN_WAIT = 0.002
+
+#: The reader thread's check on a reading caller: a safety net, lead() wakes it anyway.
+_LEADER_CHECK = 1.0
+
+
 #: ``on_lost(connection, cause, operations)``: an established connection ended for a reason
 #: other than the client's own close(); the operations it still carried are handed back.
 OnLost = Callable[["Connection", TransportError, list[Operation]], None]
@@ -145,6 +176,14 @@ class Connection:
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
         self._keepalive: KeepAlive | None = None
+        # Leader/follower: whoever holds _token may read the socket. The reader thread takes
+        # it only to read what a wait showed; a caller in lead() holds it while it waits.
+        self._token = threading.Lock()
+        self._leader: threading.Thread | None = None
+        self._leader_left = threading.Event()
+        # A terminal condition a leading caller met, for the reader thread to act on.
+        self._leader_error: BaseException | None = None
+        self._quiet = 0
 
     # -- state ------------------------------------------------------------------------------
 
@@ -589,83 +628,42 @@ class Connection:
         if self._state is State.CLOSED:
             return  # connect() failed before the ack; it closes the socket
         keepalive = self._keepalive
-        ws = self._ws
-        protocol = self._protocol
-        frames = self._frames
         assert keepalive is not None
-        assert ws is not None
-        assert protocol is not None
-        assert frames is not None
         keepalive.start()
         keepalive.arm()
-        dispatch = self.registry.dispatch
-        receive = protocol.receive
-        touch_on_any = protocol.any_message_is_alive and self.options.keep_alive_timeout is not None
-        monotonic = time.monotonic
         wait = self._wait_readable
-        orphans = self._orphans
-        registry = self.registry
-        # Frames since the last one for a cancelled id; past _DRAIN_QUIET, stop looking.
-        quiet = 0
+        token = self._token
+        leader_left = self._leader_left
         code = 1006
         reason = ""
         error: BaseException | None = None
         linger = False
         try:
             while True:
+                passed = self._leader_error
+                if passed is not None:
+                    raise passed  # what a caller met while it read: handled as if read here
+                if self._leader is not None:
+                    # A caller reads for everyone; who wakes this: lead(), as it leaves.
+                    leader_left.wait(_LEADER_CHECK)
+                    leader_left.clear()
+                    continue
                 # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
                 if not wait(None):
-                    if not orphans.empty() or self._goodbye_requested:
-                        self._serve_requests()
+                    self._serve_requests()
                     continue
-                for opcode, data in frames.read():
-                    if opcode != TEXT:
-                        if opcode == PING:
-                            ws.pong(bytes(data))
-                        elif opcode == PONG:
-                            keepalive.ws_pong_received()
-                        elif opcode == CLOSE:
-                            code, reason = parse_close(data)
-                            self._end(self._close_error(code, reason))
-                            # RFC 6455 §5.5.1: answer it, unless ours is out or on its way.
-                            self._send_close_quietly(NORMAL_CLOSURE)
-                            return
-                        else:  # a binary message: neither protocol has any
-                            raise protocol.binary_error()
-                        continue
-                    if touch_on_any:
-                        keepalive.last_seen = monotonic()
-                    if registry.draining:
-                        if peek_id(data) in registry.draining:
-                            quiet = 0
-                            continue  # a result for a cancelled operation: not even decoded
-                        quiet += 1
-                        if quiet > _DRAIN_QUIET:
-                            quiet = 0
-                            registry.stop_draining()
-                    event = receive(data)
-                    kind = type(event)
-                    if kind is Next or kind is Complete or kind is Error:
-                        stale = dispatch(event)  # type: ignore[arg-type]  # narrowed above
-                        if stale is not None:
-                            self._send_quietly(protocol.cancel(stale))
-                    elif kind is Ping:
-                        if self.options.answer_pings:
-                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]  # narrowed by kind
-                            if pong is not None:
-                                self.send(pong)
-                    elif kind is Pong:
-                        keepalive.pong_received()
-                    elif kind is KeepAliveEvent:
-                        keepalive.touch()
-                    elif kind is ConnectionRefused:
-                        failure: TransportError = TransportServerError(
-                            "the server reported a connection error: " + event.message  # type: ignore[union-attr]  # narrowed by kind
-                        )
-                        self._end(failure)
-                        self._send_close_quietly(NORMAL_CLOSURE)
-                        linger = True
-                        return
+                if not token.acquire(blocking=False):
+                    # A caller took over between the wait and here: it reads this.
+                    leader_left.wait(_LEADER_CHECK)
+                    leader_left.clear()
+                    continue
+                try:
+                    if self._leader_error is None:
+                        self._read_once()
+                finally:
+                    token.release()
+        except _Ended as ended:
+            code, reason, linger = ended.code, ended.reason, ended.linger
         except RemoteProtocolError as exc:
             error = exc
             code = exc.close_code
@@ -697,10 +695,140 @@ class Connection:
         finally:
             self._teardown(code, reason, error, linger)
 
+    def _read_once(self) -> None:
+        """Read what the socket has and act on every message in it; the token holder only.
+
+        Raises:
+            _Ended: the server closed (Close frame, or Apollo's connection_error).
+            RemoteProtocolError, FrameError: the server broke the protocol.
+            ConnectionEOF, OSError, websocket.WebSocketException: the connection is gone.
+            TransportError: a send from here (a pong) failed.
+        """
+        frames = self._frames
+        ws = self._ws
+        protocol = self._protocol
+        keepalive = self._keepalive
+        assert frames is not None
+        assert ws is not None
+        assert protocol is not None
+        assert keepalive is not None
+        registry = self.registry
+        dispatch = registry.dispatch
+        receive = protocol.receive
+        touch_on_any = protocol.any_message_is_alive and self.options.keep_alive_timeout is not None
+        for opcode, data in frames.read():
+            if opcode != TEXT:
+                if opcode == PING:
+                    ws.pong(bytes(data))
+                elif opcode == PONG:
+                    keepalive.ws_pong_received()
+                elif opcode == CLOSE:
+                    code, reason = parse_close(data)
+                    self._end(self._close_error(code, reason))
+                    # RFC 6455 §5.5.1: answer it, unless ours is out or on its way.
+                    self._send_close_quietly(NORMAL_CLOSURE)
+                    raise _Ended(code, reason)
+                else:  # a binary message: neither protocol has any
+                    raise protocol.binary_error()
+                continue
+            if touch_on_any:
+                keepalive.last_seen = time.monotonic()
+            if registry.draining:
+                if peek_id(data) in registry.draining:
+                    self._quiet = 0
+                    continue  # a result for a cancelled operation: not even decoded
+                self._quiet += 1
+                if self._quiet > _DRAIN_QUIET:
+                    self._quiet = 0
+                    registry.stop_draining()
+            event = receive(data)
+            kind = type(event)
+            if kind is Next or kind is Complete or kind is Error:
+                stale = dispatch(event)  # type: ignore[arg-type]  # narrowed above
+                if stale is not None:
+                    self._send_quietly(protocol.cancel(stale))
+            elif kind is Ping:
+                if self.options.answer_pings:
+                    pong = protocol.pong(event.payload)  # type: ignore[union-attr]  # narrowed by kind
+                    if pong is not None:
+                        self.send(pong)
+            elif kind is Pong:
+                keepalive.pong_received()
+            elif kind is KeepAliveEvent:
+                keepalive.touch()
+            elif kind is ConnectionRefused:
+                failure: TransportError = TransportServerError(
+                    "the server reported a connection error: " + event.message  # type: ignore[union-attr]  # narrowed by kind
+                )
+                self._end(failure)
+                self._send_close_quietly(NORMAL_CLOSURE)
+                raise _Ended(1006, "", linger=True)
+
+    # -- callers reading for themselves (leader/follower) ---------------------------------
+
+    def lead(self, op: Operation, deadline: Deadline) -> Item | None:
+        """Wait for ``op``'s next item, reading the socket on this thread while nobody else
+        does; return ``None`` when that is not possible (another caller reads, or the
+        connection is ending): then wait on the queue.
+
+        A caller that reads for itself gets its result without a hand-off from the reader
+        thread, which costs tens of microseconds when the two threads are on different
+        cores. Whatever it reads for others it dispatches as the reader thread would.
+
+        Raises:
+            queue.Empty: ``deadline`` passed first.
+            KeyboardInterrupt (or anything raised into this thread): as it came; when it
+                came in the middle of a read, the connection is dropped (bytes may have
+                been lost) and reconnected.
+        """
+        token = self._token
+        if self._leader is not None or not token.acquire(timeout=_TOKEN_WAIT):
+            return None
+        self._leader = threading.current_thread()
+        queue = op.queue
+        try:
+            while True:
+                try:
+                    return queue.get_nowait()
+                except Empty:
+                    pass
+                if self._state is not State.OPEN or self._leader_error is not None:
+                    return None
+                remaining = deadline.remaining()
+                if remaining == 0:
+                    raise Empty
+                if not self._wait_readable(remaining):
+                    self._serve_requests()
+                    continue
+                try:
+                    self._read_once()
+                except _LEADER_HANDS_OVER as exc:
+                    # The reader thread ends the connection, in one place: pass it on.
+                    self._leader_error = exc
+                    return None
+                except BaseException as exc:
+                    # Interrupted mid-read: what was read may be half handled. The stream
+                    # cannot be trusted; drop the connection (reconnection follows).
+                    failure = TransportClosed(
+                        f"reading was interrupted ({type(exc).__name__}); the connection was "
+                        "dropped",
+                        1006,
+                    )
+                    failure.__cause__ = exc
+                    self._leader_error = failure
+                    self.abort(failure)
+                    raise
+        finally:
+            self._leader = None
+            token.release()
+            self._leader_left.set()
+
     def _serve_requests(self) -> None:
         """Work other threads handed to the reader: cancels of dropped subscriptions, and
         the goodbye of a client that was garbage-collected."""
         orphans = self._orphans
+        if orphans.empty() and not self._goodbye_requested:
+            return
         while not orphans.empty():
             self.cancel(orphans.get_nowait())
         if self._goodbye_requested and self._end(
@@ -729,9 +857,17 @@ class Connection:
         if self._ws is not None:
             if linger:
                 self._drain()
-            with self._close_send_lock:  # let a Close being written finish first
-                _shutdown(self._ws)
-        self._close_descriptors()
+            _shutdown_socket(self._ws)  # wakes a caller that reads for itself
+        # No caller may be reading when the descriptors close: a new one could reuse them.
+        taken = self._token.acquire(timeout=_READER_WAKE_TIMEOUT)
+        try:
+            if self._ws is not None:
+                with self._close_send_lock:  # let a Close being written finish first
+                    _shutdown(self._ws)
+            self._close_descriptors()
+        finally:
+            if taken:
+                self._token.release()
         logger.info("connection #%d closed: %s", self.number, cause)
         # Last, with no lock held: the owner may start a reconnection or call user code.
         self._on_lost(self, cause, ops)

@@ -13,6 +13,7 @@ length, the payload. What is malformed raises ``FrameError`` with the close code
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -51,6 +52,7 @@ class FrameReader:
 
     __slots__ = (
         "_buffer",
+        "_fd",
         "_fragments",
         "_fragments_opcode",
         "_max_size",
@@ -77,6 +79,7 @@ class FrameReader:
                 the first ``read()`` parses them before it reads anything more.
         """
         self._sock = sock
+        self._fd = sock.fileno()
         self._tls_lock = tls_lock
         self._buffer = bytearray(initial)
         self._primed = bool(initial)
@@ -102,7 +105,7 @@ class FrameReader:
         else:
             chunk = self._recv()
             if chunk is None:
-                return []  # part of a TLS record: the rest is on its way
+                return []  # nothing after all, or part of a TLS record: more is on its way
             if not chunk:
                 raise ConnectionEOF("the server closed the TCP connection")
             buffer += chunk
@@ -165,7 +168,13 @@ class FrameReader:
         sock = self._sock
         lock = self._tls_lock
         if lock is None:
-            return sock.recv(_CHUNK)
+            # The descriptor is non-blocking (the socket has a timeout), and os.read skips
+            # the poll that socket.recv makes first: two threads may find the socket
+            # readable, and the second must find nothing rather than wait.
+            try:
+                return os.read(self._fd, _CHUNK)
+            except BlockingIOError:
+                return None
         # TLS: decrypt holding the send lock, but never wait for the network holding it. A
         # record may be only partly here although the socket is readable; a blocking read
         # would hold the lock (and every sender) until the rest arrives.

@@ -31,7 +31,7 @@ from typing import Any
 from ._connection import Connection, inherited_error
 from ._deadline import Deadline
 from ._protocol import is_retryable
-from ._registry import Operation, copy_exception
+from ._registry import Item, Operation, copy_exception
 from .exceptions import (
     OperationTimeout,
     TransportAlreadyConnected,
@@ -299,6 +299,22 @@ class Supervisor:
                     raise
                 op.retried = True
             # The connection ended under us: wait for (or make) the next one.
+
+    def wait(self, op: Operation, deadline: Deadline) -> Item:
+        """``op``'s next item. The caller reads the socket itself while nobody else does
+        (no hand-off from the reader thread), else waits on its queue.
+
+        Raises:
+            queue.Empty: ``deadline`` passed first.
+        """
+        connection = op.connection
+        if connection is not None:
+            item = connection.lead(op, deadline)
+            if item is not None:
+                return item
+        # Who wakes it: the reader thread (or a reading caller) dispatching to this queue;
+        # a lost connection puts its exception here; bounded by the deadline anyway.
+        return op.queue.get(timeout=deadline.remaining())
 
     def cancel(self, op: Operation) -> None:
         """The caller has gone: stop ``op`` wherever it runs, or wherever it would."""

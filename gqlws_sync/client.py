@@ -385,7 +385,7 @@ class Client:
         supervisor = self._sup
         supervisor.start(op, deadline)
         try:
-            item = op.queue.get(timeout=deadline.remaining())
+            item = supervisor.wait(op, deadline)
         except Empty:
             supervisor.cancel(op)
             raise OperationTimeout(
@@ -555,7 +555,7 @@ class Subscription(Generic[T]):
             self._done = True
             raise
         try:
-            item = op.queue.get(timeout=self._timeout)
+            item = self._supervisor.wait(op, Deadline(self._timeout))
         except Empty:
             self.close()
             raise OperationTimeout(
