@@ -145,6 +145,7 @@ class Connection:
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
         self._keepalive: KeepAlive | None = None
+        self._raw_sock: socket.socket | None = None
 
     # -- state ------------------------------------------------------------------------------
 
@@ -204,7 +205,11 @@ class Connection:
         """
         options = self.options
         ws, leftover = open_websocket(
-            options, self.offer, headers, deadline.capped(options.connect_timeout)
+            options,
+            self.offer,
+            headers,
+            deadline.capped(options.connect_timeout),
+            self._upgrading,
         )
         self._ws = ws
         try:
@@ -242,6 +247,12 @@ class Connection:
             redact_url(options.url),
             self.subprotocol,
         )
+
+    def _upgrading(self, sock: socket.socket) -> None:
+        """The socket of an upgrade under way, for abort() to cut short."""
+        self._raw_sock = sock
+        if self._cause is not None:  # aborted before the socket existed
+            _shutdown_raw(sock)
 
     def _start(
         self, ws: websocket.WebSocket, leftover: bytearray, init_payload: dict[str, Any] | None
@@ -614,9 +625,11 @@ class Connection:
         try:
             while True:
                 # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
-                if not wait(None):
-                    if not orphans.empty() or self._goodbye_requested:
-                        self._serve_requests()
+                readable = wait(None)
+                # Served whatever woke the wait: a wake-up may come with data.
+                if not orphans.empty() or self._goodbye_requested:
+                    self._serve_requests()
+                if not readable:
                     continue
                 for opcode, data in frames.read():
                     if opcode != TEXT:
@@ -757,7 +770,11 @@ class Connection:
         """
         self._end(exc)
         ws = self._ws
-        if ws is None or self.pid != os.getpid():
+        if self.pid != os.getpid():
+            return
+        if ws is None:
+            if self._raw_sock is not None:
+                _shutdown_raw(self._raw_sock)  # the upgrade under way fails at once
             return
         if close_code is not None:
             self._send_close_quietly(close_code, reason)
@@ -871,6 +888,13 @@ def _shutdown_socket(ws: websocket.WebSocket) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _shutdown_raw(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _shutdown(ws: websocket.WebSocket) -> None:
