@@ -10,7 +10,7 @@ import pytest
 
 from gqlws_sync.testing import ReferenceServer
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Each example takes well under a second; this only catches a hang.
 RUN_TIMEOUT = 30.0
 
