@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUN_TIMEOUT = 30.0
 
 
-def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_example(
+    name: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one example to its end; ``env`` adds to (or overrides) this process's environment."""
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
+        env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -66,6 +71,14 @@ def test_wsgi_view(gqlws_server: ReferenceServer) -> None:
         f'GET /?name={name} -> {{"hello": "Hello {name}"}}'
         for name in ("Ada", "Grace", "Linus", "Barbara")
     ]
+    assert len(gqlws_server.handshakes) == 1
+
+
+@pytest.mark.parametrize("name", ["query_and_subscribe.py", "threads.py", "wsgi_view.py"])
+def test_url_from_the_environment(gqlws_server: ReferenceServer, name: str) -> None:
+    """Without a URL argument an example connects to GQLWS_URL."""
+    result = run_example(name, env={"GQLWS_URL": gqlws_server.url})
+    assert result.returncode == 0, result.stderr
     assert len(gqlws_server.handshakes) == 1
 
 
