@@ -35,6 +35,7 @@ def run_example(
 def test_every_example_has_a_test() -> None:
     """A new example must be added to the tests below or get a test module of its own."""
     assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_file()) == [
+        "django_app.py",  # test_django_app.py
         "flask_app.py",  # test_flask_app.py, test_browser.py
         "query_and_subscribe.py",
         "threads.py",
