@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +40,7 @@ def test_every_example_has_a_test() -> None:
         "django_app.py",  # test_django_app.py
         "flask_app.py",  # test_flask_app.py, test_browser.py
         "query_and_subscribe.py",
+        "thread_pool.py",
         "threads.py",
         "wsgi_view.py",
     ]
@@ -84,10 +87,39 @@ def test_url_from_the_environment(gqlws_server: ReferenceServer, name: str) -> N
     assert len(gqlws_server.handshakes) == 1
 
 
-@pytest.mark.parametrize("name", ["query_and_subscribe.py", "threads.py", "wsgi_view.py"])
+@pytest.mark.parametrize(
+    "name", ["query_and_subscribe.py", "thread_pool.py", "threads.py", "wsgi_view.py"]
+)
 def test_unreachable_server_fails_cleanly(name: str) -> None:
     """An example whose server is down says so in one line and exits 1."""
     result = run_example(name, "ws://127.0.0.1:9/graphql")
     assert result.returncode == 1
     assert result.stderr.startswith("error: TransportConnectionFailed: ")
     assert "Traceback" not in result.stderr
+
+
+def test_thread_pool(gqlws_server: ReferenceServer) -> None:
+    """1,000 queries from the pool, all answered, over one connection, with a progress bar."""
+    result = run_example("thread_pool.py", env={"GQLWS_URL": gqlws_server.url})
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        r"1000 answers from 32 threads over one connection in \d+\.\d\d s, 0 wrong\n",
+        result.stdout,
+    )
+    assert len(gqlws_server.handshakes) == 1
+    assert sum(message["type"] == "subscribe" for message in gqlws_server.received) == 1000
+    if importlib.util.find_spec("tqdm") is not None:
+        assert "1000/1000" in result.stderr
+
+
+def test_thread_pool_without_tqdm(gqlws_server: ReferenceServer, tmp_path: Path) -> None:
+    """Where tqdm cannot be imported, a plain counter shows the progress instead."""
+    (tmp_path / "tqdm.py").write_text('raise ImportError("tqdm hidden by the test")\n')
+    result = run_example(
+        "thread_pool.py",
+        env={"GQLWS_URL": gqlws_server.url, "PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(", 0 wrong\n")
+    # Text mode reads the counter's carriage returns as line ends.
+    assert result.stderr.endswith("\n1000/1000 queries\n")
