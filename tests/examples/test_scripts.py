@@ -39,6 +39,7 @@ def test_every_example_has_a_test() -> None:
     assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_file()) == [
         "django_app.py",  # test_django_app.py
         "flask_app.py",  # test_flask_app.py, test_browser.py
+        "notebook.ipynb",  # test_notebook.py
         "query_and_subscribe.py",
         "thread_pool.py",
         "threads.py",
