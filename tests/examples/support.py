@@ -32,6 +32,9 @@ START_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
 #: Bound on a process's exit after it was asked to stop, before it is killed.
 STOP_TIMEOUT = 10.0
+#: gunicorn's worker processes, and threads in each, for the Django example.
+WORKERS = 2
+THREADS = 8
 
 
 def free_port() -> int:
@@ -175,6 +178,34 @@ def start_flask(url: str) -> tuple[AppProcess, int]:
     )
     try:
         app.wait_for_line(rf"Running on http://127\.0\.0\.1:{port}")
+    except BaseException:
+        app.stop()
+        raise
+    return app, port
+
+
+def start_gunicorn(url: str, *extra: str) -> tuple[AppProcess, int]:
+    """Start the example under gunicorn; return it and its port once the workers booted."""
+    app = AppProcess(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--preload",
+            f"--workers={WORKERS}",
+            f"--threads={THREADS}",
+            "--bind=127.0.0.1:0",
+            # Streams still open at shutdown would otherwise hold it for 30 s.
+            "--graceful-timeout=5",
+            *extra,
+            "django_app:application",
+        ],
+        env=example_env(url),
+        cwd=EXAMPLES,
+    )
+    try:
+        port = int(app.wait_for_line(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
+        app.wait_for_line(r"Booting worker with pid", count=WORKERS)
     except BaseException:
         app.stop()
         raise

@@ -20,20 +20,20 @@ from gqlws_sync.testing import ReferenceServer
 
 from .support import (
     EXAMPLES,
+    WORKERS,
     AppProcess,
     EventStream,
     example_env,
     free_port,
     get,
     get_json,
+    start_gunicorn,
     wait_for_cancel,
     wait_for_subscription,
 )
 
 pytest.importorskip("django", reason="the Django example needs django installed")
 
-WORKERS = 2
-THREADS = 8
 REQUESTS = 200
 #: Concurrent HTTP clients: more than one worker's threads, so both workers get requests.
 CLIENTS = 32
@@ -47,34 +47,6 @@ def when_ready(server):
     django_app.client.execute("{ hello }", timeout=5)
     server.log.info("master connected: %s", django_app.client)
 """
-
-
-def start_gunicorn(url: str, *extra: str) -> tuple[AppProcess, int]:
-    """Start the example under gunicorn; return it and its port once the workers booted."""
-    app = AppProcess(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--preload",
-            f"--workers={WORKERS}",
-            f"--threads={THREADS}",
-            "--bind=127.0.0.1:0",
-            # Streams still open at shutdown would otherwise hold it for 30 s.
-            "--graceful-timeout=5",
-            *extra,
-            "django_app:application",
-        ],
-        env=example_env(url),
-        cwd=EXAMPLES,
-    )
-    try:
-        port = int(app.wait_for_line(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
-        app.wait_for_line(r"Booting worker with pid", count=WORKERS)
-    except BaseException:
-        app.stop()
-        raise
-    return app, port
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def run_example(
 def test_every_example_has_a_test() -> None:
     """A new example must be added to the tests below or get a test module of its own."""
     assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_file()) == [
-        "django_app.py",  # test_django_app.py
+        "django_app.py",  # test_django_app.py, test_browser.py
         "flask_app.py",  # test_flask_app.py, test_browser.py
         "notebook.ipynb",  # test_notebook.py
         "query_and_subscribe.py",
