@@ -10,6 +10,7 @@ from .exceptions import (
     ConnectTimeout,
     KeepAliveTimeout,
     OperationTimeout,
+    SubscriptionOverflow,
     TransportAlreadyConnected,
     TransportClosed,
     TransportConnectionFailed,
@@ -18,7 +19,7 @@ from .exceptions import (
     TransportQueryError,
     TransportServerError,
 )
-from .options import ClientOptions
+from .options import ClientOptions, Reconnect
 
 __version__ = "0.1.0"
 
@@ -35,7 +36,9 @@ __all__ = [
     "ConnectTimeout",
     "KeepAliveTimeout",
     "OperationTimeout",
+    "Reconnect",
     "Subscription",
+    "SubscriptionOverflow",
     "TransportAlreadyConnected",
     "TransportClosed",
     "TransportConnectionFailed",

@@ -8,6 +8,7 @@ The names follow gql's transports, so ``except`` clauses written for gql keep wo
     ├── TransportProtocolError        a peer broke the protocol, or no common subprotocol
     ├── TransportQueryError           this operation was answered with errors (.errors, .data)
     ├── TransportClosed               the connection is gone (.code, .reason); __cause__ says why
+    ├── SubscriptionOverflow          one subscription's buffer filled up: its reader is too slow
     ├── TransportAlreadyConnected     connect() on a client that is already connected
     └── the *Timeout classes below    also instances of the builtin TimeoutError
         ├── ConnectTimeout            (TransportConnectionFailed) TCP, TLS or upgrade too slow
@@ -16,7 +17,8 @@ The names follow gql's transports, so ``except`` clauses written for gql keep wo
         └── KeepAliveTimeout          (TransportClosed) no pong / ka / message in time
 
 Whether a caller may retry is said on each class. Messages never contain header values or
-the init payload.
+the init payload. Every class has a ``code`` attribute (``None`` where no code applies) and
+survives ``pickle``, so errors can cross process boundaries (multiprocessing, task queues).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "ConnectTimeout",
     "KeepAliveTimeout",
     "OperationTimeout",
+    "SubscriptionOverflow",
     "TransportAlreadyConnected",
     "TransportClosed",
     "TransportConnectionFailed",
@@ -40,6 +43,9 @@ __all__ = [
 
 class TransportError(Exception):
     """Base class of every exception raised by gqlws_sync."""
+
+    #: A WebSocket close code or an HTTP status where one explains the error, else ``None``.
+    code: int | None = None
 
 
 class TransportConnectionFailed(TransportError):
@@ -81,7 +87,7 @@ class TransportQueryError(TransportError):
     """The server answered this operation with GraphQL errors.
 
     The connection is unharmed; other operations go on. ``data`` holds partial data when the
-    server sent any, ``errors`` the list of GraphQL error objects.
+    server sent any, ``errors`` the list of GraphQL error objects. ``code`` is ``None``.
     """
 
     def __init__(
@@ -114,7 +120,16 @@ class TransportClosed(TransportError):
 
 
 class TransportAlreadyConnected(TransportError):
-    """connect() was called on a client that is already connected."""
+    """connect() was called on a client that is already connected. ``code`` is ``None``."""
+
+
+class SubscriptionOverflow(TransportError):
+    """A subscription's consumer fell behind: more than ``max_buffered_events`` results waited
+    unread. The events buffered before the overflow were delivered first.
+
+    Only this subscription ended (it was cancelled on the server); the connection and every
+    other operation on it carry on. Subscribing again is safe. ``code`` is ``None``.
+    """
 
 
 class ConnectTimeout(TransportConnectionFailed, TimeoutError):
@@ -126,9 +141,12 @@ class AckTimeout(TransportServerError, TimeoutError):
 
 
 class OperationTimeout(TransportError, TimeoutError):
-    """No result (``execute()``) or no next event (``subscribe()``) arrived within ``timeout``.
+    """No result (``execute()``) or no next event (``subscribe()``) arrived within ``timeout``,
+    or no connection could be had within it (the message then names the last connection
+    error).
 
-    The operation was cancelled on the server; the connection stays usable.
+    The operation was cancelled on the server; the connection stays usable. ``code`` is
+    ``None``.
     """
 
 

@@ -172,7 +172,8 @@ def test_demo_program_exits_0(run_cli: RunCli) -> None:
     result = run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "240/240 correct" in result.stdout
-    assert "TransportClosed (code 1006)" in result.stdout
+    assert "reconnected and resubscribed" in result.stdout
+    assert "with reconnect=False the caller gets TransportClosed" in result.stdout
     assert "demo finished" in result.stdout
 
 
