@@ -90,7 +90,7 @@ def on_connect(client: Client) -> None:
     connected.set()
 
 
-def on_disconnect(client: Client, error: BaseException | None) -> None:
+def on_disconnect(client: Client, error: BaseException) -> None:
     """Called when an established connection ends for any reason but our own ``close()``.
 
     What follows depends on why it ended: after a lost connection or a server restart the
