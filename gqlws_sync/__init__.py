@@ -8,6 +8,7 @@ from .client import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL, Client, Subscript
 from .exceptions import (
     AckTimeout,
     ConnectTimeout,
+    GraphQLValidationError,
     KeepAliveTimeout,
     OperationTimeout,
     SubscriptionOverflow,
@@ -34,6 +35,7 @@ __all__ = [
     "Client",
     "ClientOptions",
     "ConnectTimeout",
+    "GraphQLValidationError",
     "KeepAliveTimeout",
     "OperationTimeout",
     "Reconnect",

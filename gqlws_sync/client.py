@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl as ssl_module
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,13 +17,14 @@ from queue import Empty
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, TypeVar, overload
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLSchema
 
 from ._deadline import Deadline
 from ._documents import Document, prepare
 from ._protocol import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
 from ._protocol.events import Complete, Error, Next
 from ._registry import Operation, copy_exception
+from ._schema import INTROSPECTION_QUERY, Validator, as_schema, from_introspection
 from ._supervisor import Supervisor, check_generation, generation
 from .exceptions import (
     OperationTimeout,
@@ -67,6 +69,9 @@ class _Default:
 
 #: ``execute(timeout=DEFAULT)`` uses the client's ``execute_timeout``.
 DEFAULT: Final = _Default()
+
+#: Decides which thread fetches a schema for fetch_schema=True (held for no I/O).
+_FETCH_LOCK = threading.Lock()
 
 # Put in a subscription's queue by Subscription.close() to wake a thread blocked in next().
 _CLOSED = Complete("")
@@ -113,6 +118,8 @@ class Client:
         on_disconnect: Callable[[Client, BaseException], None] | None = None,
         max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
         overflow: Overflow = "error",
+        schema: str | GraphQLSchema | None = None,
+        fetch_schema: bool = False,
     ) -> None:
         # Set first: __del__ runs even when a check below raises.
         self._supervisor: Supervisor | None = None
@@ -142,6 +149,14 @@ class Client:
             overflow=overflow,
         )
         self.execute_timeout = check_duration("execute_timeout", execute_timeout)
+        if not isinstance(fetch_schema, bool):
+            raise TypeError(f"fetch_schema must be a bool, not {fetch_schema!r}")
+        if fetch_schema and schema is not None:
+            raise ValueError("give schema= or fetch_schema=True, not both")
+        self._validator = None if schema is None else Validator(as_schema(schema))
+        self._fetch_schema = fetch_schema
+        # Set while one thread fetches the schema for fetch_schema=True; the others wait.
+        self._schema_fetched: threading.Event | None = None
         # A weak reference: the supervisor's threads must not keep the client alive, or a
         # client dropped without close() would never be collected (and closed).
         self._supervisor = Supervisor(self.options, weakref.ref(self))
@@ -181,6 +196,50 @@ class Client:
     def is_connected(self) -> bool:
         return self._sup.is_connected
 
+    @property
+    def schema(self) -> GraphQLSchema | None:
+        """The schema documents are validated against: given, or fetched (``None``: none)."""
+        validator = self._validator
+        return None if validator is None else validator.schema
+
+    def fetch_schema(self, *, timeout: float | _Default | None = DEFAULT) -> GraphQLSchema:
+        """Ask the server for its schema (introspection, over this connection).
+
+        The result is returned, not kept: pass it as ``schema=`` to a client, or use
+        ``fetch_schema=True`` to have documents validated against the server's schema.
+
+        Raises:
+            The errors of ``execute()``: a server that refuses introspection answers with
+            ``TransportQueryError``.
+        """
+        data = self.execute(INTROSPECTION_QUERY, timeout=timeout, _validate=False)
+        return from_introspection(data)
+
+    def _ensure_schema(self) -> None:
+        """For ``fetch_schema=True``: fetch the schema once, before the first operation.
+
+        One thread fetches; the others wait for it, and try themselves if it failed.
+        """
+        while self._validator is None:
+            with _FETCH_LOCK:  # only decides who fetches; never held while fetching
+                waiting = self._schema_fetched
+                mine = waiting is None
+                if waiting is None:
+                    waiting = self._schema_fetched = threading.Event()
+            if mine:
+                try:
+                    self._validator = Validator(self.fetch_schema())
+                finally:
+                    if self._validator is None:
+                        self._schema_fetched = None  # failed: the next caller tries again
+                    waiting.set()
+            # Who wakes it: the fetching thread's finally; its fetch is an execute(), bounded
+            # by execute_timeout (plus the connect when it had to connect first).
+            elif not waiting.wait(
+                None if self.execute_timeout is None else 2 * self.execute_timeout
+            ):
+                raise OperationTimeout("the schema was not fetched in time by another thread")
+
     def connect(self) -> None:
         """Open the connection now and wait for ``connection_ack``.
 
@@ -195,6 +254,8 @@ class Client:
                 README's error table; nothing is left running.
         """
         self._sup.connect()
+        if self._fetch_schema and self._validator is None:
+            self._ensure_schema()
 
     def close(self) -> None:
         """Send the protocol's goodbye and Close, stop any reconnection, join our threads.
@@ -232,8 +293,15 @@ class Client:
         max_buffered: int | None = None,
         drop_oldest: bool = False,
         resubscribe: bool = True,
+        validate: bool = True,
     ) -> Operation:
         parsed, variables, operation_name = prepare(document, variables, operation_name)
+        if validate:
+            if self._fetch_schema and self._validator is None:
+                self._ensure_schema()
+            validator = self._validator
+            if validator is not None:
+                validator.check(parsed)
         return Operation(
             parsed.text,
             variables,
@@ -257,6 +325,7 @@ class Client:
         timeout: float | _Default | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[False] = ...,
+        _validate: bool = ...,
     ) -> dict[str, Any]: ...
 
     @overload
@@ -269,6 +338,7 @@ class Client:
         timeout: float | _Default | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[True],
+        _validate: bool = ...,
     ) -> ExecutionResult: ...
 
     def execute(
@@ -280,6 +350,7 @@ class Client:
         timeout: float | _Default | None = DEFAULT,
         extensions: Mapping[str, Any] | None = None,
         get_execution_result: bool = False,
+        _validate: bool = True,
     ) -> dict[str, Any] | ExecutionResult:
         """Run a query or mutation and return its ``data``.
 
@@ -296,6 +367,8 @@ class Client:
         Raises:
             GraphQLSyntaxError, GraphQLError: the document does not parse, or names no
                 single operation; nothing was sent.
+            GraphQLValidationError: given a schema, the document is not valid against it;
+                nothing was sent.
             ValueError: the variables hold NaN or infinity, or the message is over
                 ``max_message_size``; nothing was sent.
             TransportQueryError: the server answered with errors; the connection is fine.
@@ -306,7 +379,9 @@ class Client:
         """
         timeout = self.execute_timeout if timeout is DEFAULT else check_duration("timeout", timeout)
         deadline = Deadline(timeout)
-        op = self._operation(document, variables, operation_name, extensions, single=True)
+        op = self._operation(
+            document, variables, operation_name, extensions, single=True, validate=_validate
+        )
         supervisor = self._sup
         supervisor.start(op, deadline)
         try:

@@ -16,6 +16,14 @@ The names follow gql's transports, so ``except`` clauses written for gql keep wo
         ├── OperationTimeout          (TransportError) no answer to execute()/next event in time
         └── KeepAliveTimeout          (TransportClosed) no pong / ka / message in time
 
+    graphql.GraphQLError              graphql-core's: the document itself is wrong
+    └── GraphQLValidationError        not valid against the client's schema; nothing sent
+
+Documents are checked before anything is sent, and refused with graphql-core's own error
+classes: ``GraphQLSyntaxError`` when one does not parse, ``GraphQLError`` when it names no
+single operation, and, given a schema, ``GraphQLValidationError`` (below, a ``GraphQLError``)
+when it is not valid against it.
+
 Whether a caller may retry is said on each class. Messages never contain header values or
 the init payload. Every class has a ``code`` attribute (``None`` where no code applies) and
 survives ``pickle``, so errors can cross process boundaries (multiprocessing, task queues).
@@ -23,11 +31,15 @@ survives ``pickle``, so errors can cross process boundaries (multiprocessing, ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from graphql import GraphQLError
 
 __all__ = [
     "AckTimeout",
     "ConnectTimeout",
+    "GraphQLValidationError",
     "KeepAliveTimeout",
     "OperationTimeout",
     "SubscriptionOverflow",
@@ -154,3 +166,47 @@ class KeepAliveTimeout(TransportClosed, TimeoutError):
     """The server went silent: no pong within ``pong_timeout`` or ``ws_pong_timeout``,
     nothing within ``keep_alive_timeout``, or it stopped reading what we send. The connection
     was closed; every operation on it failed."""
+
+
+class GraphQLValidationError(GraphQLError):
+    """The document is not valid against the client's schema; nothing was sent.
+
+    ``errors`` holds graphql-core's error for each problem; the message lists them all,
+    each with its place in the document (``line L, column C``). Fix the document: sending
+    it again fails the same way. ``code`` is ``None``.
+    """
+
+    code: int | None = None
+
+    def __init__(self, errors: Sequence[GraphQLError] | str) -> None:
+        if isinstance(errors, str):
+            self.errors: list[GraphQLError] = []
+            super().__init__(errors)
+            return
+        self.errors = list(errors)
+        problems = []
+        for error in self.errors:
+            where = ", ".join(
+                f"line {location.line}, column {location.column}"
+                for location in error.locations or ()
+            )
+            problems.append(f"{error.message} ({where})" if where else error.message)
+        count = len(problems)
+        super().__init__(
+            f"the document is not valid against the schema ({count} "
+            f"problem{'s' if count != 1 else ''}): " + "; ".join(problems)
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # graphql-core's errors lose their locations in pickle: carry them alongside.
+        details = [(e.message, e.locations, e.path, e.extensions) for e in self.errors]
+        return (_restore_validation_error, (self.message, details))
+
+
+def _restore_validation_error(message: str, details: list[Any]) -> GraphQLValidationError:
+    error = GraphQLValidationError(message)
+    for text, locations, path, extensions in details:
+        inner = GraphQLError(text, path=path, extensions=extensions)
+        inner.locations = locations
+        error.errors.append(inner)
+    return error

@@ -7,12 +7,14 @@ import pickle
 from typing import Any
 
 import pytest
+from graphql import GraphQLError, build_schema, parse, validate
 
 import gqlws_sync
 from gqlws_sync import exceptions
 from gqlws_sync.exceptions import (
     AckTimeout,
     ConnectTimeout,
+    GraphQLValidationError,
     KeepAliveTimeout,
     OperationTimeout,
     SubscriptionOverflow,
@@ -39,6 +41,7 @@ TREE: dict[type[BaseException], tuple[type[BaseException], ...]] = {
     AckTimeout: (TransportServerError, TimeoutError),
     OperationTimeout: (TransportError, TimeoutError),
     KeepAliveTimeout: (TransportClosed, TimeoutError),
+    GraphQLValidationError: (GraphQLError,),
 }
 
 TIMEOUTS = [ConnectTimeout, AckTimeout, OperationTimeout, KeepAliveTimeout]
@@ -106,10 +109,16 @@ def test_direct_bases(cls: type[BaseException], bases: tuple[type[BaseException]
     assert cls.__bases__ == bases
 
 
-@pytest.mark.parametrize("cls", list(TREE), ids=[c.__name__ for c in TREE])
+TRANSPORT_TREE = [cls for cls in TREE if cls is not GraphQLValidationError]
+
+
+@pytest.mark.parametrize("cls", TRANSPORT_TREE, ids=[c.__name__ for c in TRANSPORT_TREE])
 def test_everything_is_transport_error(cls: type[BaseException]) -> None:
-    """Every exception raised by gqlws_sync is a TransportError."""
+    """Every exception about the transport is a TransportError; the one about the document
+    is graphql-core's GraphQLError, as its syntax errors are."""
     assert issubclass(cls, TransportError)
+    assert not issubclass(GraphQLValidationError, TransportError)
+    assert issubclass(GraphQLValidationError, GraphQLError)
 
 
 @pytest.mark.parametrize("cls", TIMEOUTS, ids=[c.__name__ for c in TIMEOUTS])
@@ -216,8 +225,14 @@ def test_query_error_fields() -> None:
     assert (bare.query_id, bare.errors, bare.data, bare.extensions) == (None, None, None, None)
 
 
+def _validation_error() -> GraphQLValidationError:
+    schema = build_schema("type Query { a: Int }")
+    return GraphQLValidationError(validate(schema, parse("{ b c }")))
+
+
 def _picklable() -> list[Any]:
     return [
+        pytest.param(_validation_error(), id="GraphQLValidationError"),
         pytest.param(TransportError("base"), id="TransportError"),
         pytest.param(TransportConnectionFailed("tcp refused"), id="TransportConnectionFailed"),
         pytest.param(TransportConnectionFailed("tls", 1015), id="TransportConnectionFailed-1015"),
@@ -264,7 +279,13 @@ def test_survives_pickle(original: TransportError) -> None:
     assert str(clone) == str(original)
     assert clone.args == original.args
     assert clone.code == original.code
-    assert vars(clone) == vars(original)
+    if isinstance(original, GraphQLValidationError):
+        # The inner errors' AST nodes and source stay behind; what they say crosses.
+        assert isinstance(clone, GraphQLValidationError)
+        assert [e.formatted for e in clone.errors] == [e.formatted for e in original.errors]
+        assert len(original.errors) == 2
+    else:
+        assert vars(clone) == vars(original)
 
 
 def test_pickle_keeps_closed_fields() -> None:

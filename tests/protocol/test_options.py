@@ -777,13 +777,15 @@ def _keywords(function: Any) -> dict[str, tuple[Any, Any]]:
 
 def test_client_signature_matches_build() -> None:
     """Client() takes exactly ClientOptions.build's parameters, with the same kinds and
-    defaults, plus execute_timeout."""
+    defaults, plus execute_timeout and the schema options."""
     client = _keywords(Client.__init__)
     options = _keywords(ClientOptions.build)
     assert client.pop("execute_timeout") == (
         inspect.Parameter.KEYWORD_ONLY,
         DEFAULT_EXECUTE_TIMEOUT,
     )
+    assert client.pop("schema") == (inspect.Parameter.KEYWORD_ONLY, None)
+    assert client.pop("fetch_schema") == (inspect.Parameter.KEYWORD_ONLY, False)
     assert client == options
     assert client["url"][0] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert all(
