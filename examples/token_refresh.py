@@ -51,8 +51,8 @@ class Token:
         return self.expires_at - time.time()
 
 
-class TokenIssuer:
-    """Stands in for your identity provider: each call issues a new token that expires.
+class TokenSource:
+    """Stands in for your identity provider: each call returns a new token that expires.
 
     A real application would fetch one (an OAuth client-credentials grant, a refresh-token
     exchange, ...) and might reuse it until shortly before it expires; here every connect
@@ -66,20 +66,20 @@ class TokenIssuer:
         # background reconnect thread.
         self._lock = threading.Lock()
 
-    def issue(self) -> Token:
+    def new_token(self) -> Token:
         with self._lock:
             number = next(self._numbers)
         return Token(f"token-{number}-{secrets.token_hex(4)}", time.time() + self.lifetime)
 
 
-issuer = TokenIssuer()
+tokens = TokenSource()
 #: Set by on_connect, so the loop below looks again as soon as a new connection is up.
 connected = threading.Event()
 
 
 def init_payload() -> dict[str, str]:
     """The ``connection_init`` payload: called by the client on every connect."""
-    token = issuer.issue()
+    token = tokens.new_token()
     print(f"connecting with {token.value} (expires in {token.expires_in:.0f} s)")
     return {"authToken": token.value}
 

@@ -1,4 +1,4 @@
-"""Helpers for the example tests: examples run as real processes, read over real HTTP.
+"""Shared code for the example tests: examples run as real processes, read over real HTTP.
 
 Every wait here has a bound, and a process that does not say what a test waits for fails
 the test with its whole output, so a broken example explains itself.
