@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments after ``demo``; only ``--help`` is understood.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m gqlws_sync demo",
+        prog="gqlws demo",
         description=(
             "Start the embedded reference server and show the client at work: a query, a "
             "mutation, a live subscription, threads sharing one connection and a dropped "
