@@ -13,8 +13,9 @@ import pytest
 
 from gqlws_sync.testing import ReferenceServer
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-#: Each example takes well under a second; this only catches a hang.
+from .support import EXAMPLES, AppProcess
+
+#: Each example takes a few seconds at most; this only catches a hang.
 RUN_TIMEOUT = 30.0
 
 
@@ -125,3 +126,14 @@ def test_thread_pool_without_tqdm(gqlws_server: ReferenceServer, tmp_path: Path)
     assert result.stdout.endswith(", 0 wrong\n")
     # Text mode reads the counter's carriage returns as line ends.
     assert result.stderr.endswith("\n1000/1000 queries\n")
+
+
+def test_against_gqlws_serve() -> None:
+    """What the docstrings say: ``gqlws serve`` in one terminal, an example in another."""
+    with AppProcess(
+        [sys.executable, "-m", "gqlws_sync", "serve", "--port", "0"], env=dict(os.environ)
+    ) as serve:
+        url = serve.wait_for_line(r"^(ws://127\.0\.0\.1:\d+/graphql)$").group(1)
+        result = run_example("query_and_subscribe.py", env={"GQLWS_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "event: {'countdown': 1}"
