@@ -450,7 +450,10 @@ class Connection:
     def start(self, op: Operation) -> bool:
         """Register an operation and send its start message; from any thread.
 
-        Returns False, having sent nothing, when the connection is no longer open.
+        Returns False, having sent nothing, when the connection is no longer open; True
+        when the message went out, or when the send failed after the connection's end had
+        already taken ``op`` over (it is then started again elsewhere, or failed, by the
+        hand-back, and the caller only waits).
 
         Raises:
             TransportClosed (or what ended the connection): the send failed; part of the
@@ -482,6 +485,12 @@ class Connection:
                         f"{limit}; nothing was sent"
                     )
             self.send(text)
+        except TransportError:
+            # Whoever takes the operation out of the registry owns it from then on: this
+            # caller, or the teardown, which hands it back to be started again or failed.
+            if self.registry.release(op):
+                raise
+            return True  # the teardown has it: its outcome reaches the caller's queue
         except BaseException:
             self.registry.release(op)
             raise

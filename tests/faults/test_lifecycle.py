@@ -346,37 +346,6 @@ def test_dropped_clients_always_say_goodbye(server: ReferenceServer) -> None:
     assert server.connection_count() == 0
 
 
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
-def test_fork_without_python_hooks(server: ReferenceServer) -> None:
-    """A fork made from C, which runs no at-fork hook (uWSGI forks its workers so), is
-    noticed too: the child connects afresh and never uses the parent's socket."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    with Client(server.url) as client:
-        ticks = client.subscribe("subscription { ticks(interval: 0.02) }")
-        next(ticks)
-        pid = libc.fork()
-        if pid == 0:
-            status = 70
-            try:
-                try:
-                    next(ticks)
-                    status = 4  # the parent's subscription must not work here
-                except TransportClosed as exc:
-                    status = 5 if "parent process" not in str(exc) else 0
-                if status == 0 and client.execute('{ hello(name: "c") }') != {"hello": "Hello c"}:
-                    status = 2
-            finally:
-                os._exit(status)
-        _, wait_status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(wait_status) == 0
-        assert next(ticks)["ticks"] >= 1
-        assert client.execute("{ hello }") == {"hello": "Hello world"}
-        ticks.close()
-    assert len(server.handshakes) == 2
-
-
 def test_close_cuts_a_stuck_reconnection_short(server: ReferenceServer) -> None:
     """close() while a reconnection waits for an upgrade the server never answers returns at
     once instead of after connect_timeout."""
