@@ -32,10 +32,18 @@ def free_port() -> int:
 class UvicornServer:
     """A real ASGI server process; ``url`` is ready once ``start()`` returns."""
 
-    def __init__(self, app: str, *, certfile: str | None = None, keyfile: str | None = None):
+    def __init__(
+        self,
+        app: str,
+        *,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        app_dir: str | Path = APPS,
+    ):
         self.app = app
         self.certfile = certfile
         self.keyfile = keyfile
+        self.app_dir = app_dir  # where the app module is; APPS stays importable too
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -53,7 +61,8 @@ class UvicornServer:
         ]  # fmt: skip
         if self.certfile and self.keyfile:
             command += ["--ssl-certfile", self.certfile, "--ssl-keyfile", self.keyfile]
-        env = dict(os.environ, PYTHONPATH=str(APPS), PYTHONWARNINGS="ignore")
+        path = os.pathsep.join(dict.fromkeys([str(self.app_dir), str(APPS)]))
+        env = dict(os.environ, PYTHONPATH=path, PYTHONWARNINGS="ignore")
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
