@@ -409,11 +409,9 @@ class _Shared:
             self.idle_since = time.monotonic()
             if self.linger_timeout is None or self.lingering is not None:
                 return  # kept until shutdown(), or the running linger thread sees idle_since
-            if self.linger_timeout > 0:
-                self._start_linger(self.socket)
-                return
-            socket, self.socket = self.socket, None
-        socket.client.close()
+            # Even with linger_timeout=0 a thread closes it: close() may run in a finalizer,
+            # on the very reader thread that closing the socket joins.
+            self._start_linger(self.socket)
 
     def _start_linger(self, socket: _Socket) -> None:
         # Called with the lock held. Starting only waits for the OS to create the thread,
@@ -582,7 +580,7 @@ class WebsocketsTransport(Transport):
             applies its own ``execute_timeout`` to async transports only); ``None``: no limit.
             ``client.execute(..., timeout=S)`` overrides it for one call.
         linger_timeout: seconds the socket stays open after the last user left; ``0`` closes
-            it at once, ``None`` keeps it until ``shutdown()``.
+            it as soon as the last user leaves, ``None`` keeps it until ``shutdown()``.
 
     Thread-safe: any number of threads may use one gql ``Client`` with this transport; they
     share one WebSocket. It is not an async transport: for subscriptions use
@@ -703,9 +701,8 @@ class WebsocketsTransport(Transport):
     def close(self) -> None:
         """Stop being a user; the last one out starts the linger (see ``linger_timeout``).
 
-        Never raises, and returns at once unless ``linger_timeout`` is 0: then the last user
-        out closes the socket itself (within ``close_timeout``). ``shutdown()`` closes the
-        socket whoever uses it.
+        Never blocks and never raises. ``shutdown()`` closes the socket at once, whoever
+        uses it.
         """
         self._shared.leave()
 

@@ -187,3 +187,30 @@ def test_transport_used_without_connect(make_transport: MakeTransport) -> None:
     transport = make_transport("ws://127.0.0.1:9/graphql")
     with pytest.raises(TransportClosed, match="not connected"):
         transport.execute(gql("{ hello }"))
+
+
+def test_linger_zero_closes_when_the_last_user_leaves(
+    gql_server: UvicornServer, stats: Stats, make_transport: MakeTransport
+) -> None:
+    """linger_timeout=0: each call's socket closes as soon as the call is over."""
+    transport = make_transport(gql_server.url, linger_timeout=0)
+    client = Client(transport=transport)
+
+    assert client.execute(gql("{ hello }")) == {"hello": "Hello world"}
+    stats.wait(open=0, connects=1)
+    assert client.execute(gql("{ hello }")) == {"hello": "Hello world"}
+    stats.wait(open=0, connects=2)
+    assert transport.sockets_opened == 2
+
+
+def test_gql_batching_runs_on_the_shared_socket(
+    gql_server: UvicornServer, stats: Stats, make_transport: MakeTransport
+) -> None:
+    """gql's Client(batch_interval=...) sends through execute_batch(); it works, one
+    request after the other."""
+    transport = make_transport(gql_server.url)
+    client = Client(transport=transport, batch_interval=0.01)
+
+    with client as session:
+        assert session.execute(gql('{ echo(value: "b") }')) == {"echo": "b"}
+    assert stats.get()["connects"] == 1
