@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from graphql import GraphQLScalarType
 
 from gqlws_sync import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
@@ -56,8 +57,8 @@ class Stats:
             pass
 
 
-def _serve(app: str) -> Iterator[UvicornServer]:
-    server = UvicornServer(app, app_dir=GQL_APPS)
+def _serve(app: str, **tls: str) -> Iterator[UvicornServer]:
+    server = UvicornServer(app, app_dir=GQL_APPS, **tls)
     server.start()
     try:
         yield server
@@ -77,6 +78,24 @@ def gql_server() -> Iterator[UvicornServer]:
 def gql_ariadne_server() -> Iterator[UvicornServer]:
     """Ariadne: queries and subscriptions over both subprotocols."""
     yield from _serve("gql_ariadne_app")
+
+
+@pytest.fixture(scope="session")
+def tls_gql_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[UvicornServer, Path]]:
+    """Strawberry over wss://, and the PEM file of the throwaway CA that signed its
+    certificate (what gql's documentation calls the server's public certificate)."""
+    ca = trustme.CA()
+    folder = tmp_path_factory.mktemp("gql-tls")
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    for server in _serve(
+        "gql_app", certfile=str(folder / "cert.pem"), keyfile=str(folder / "key.pem")
+    ):
+        yield server, folder / "ca.pem"
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ Strawberry and Ariadne under uvicorn."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from gql import Client, gql
-from gql.transport.exceptions import TransportQueryError
+from gql.transport.exceptions import TransportConnectionFailed, TransportQueryError
 from gql.utilities import update_schema_scalar
 from graphql import ExecutionResult, GraphQLError
 
@@ -207,3 +209,27 @@ def test_custom_scalar_parse_result_and_serialize_variables(
     client.serialize_variables = True
     client.parse_results = True
     assert client.execute(query) == result
+
+
+def test_wss_with_a_self_signed_certificate(
+    tls_gql_server: tuple[UvicornServer, Path], make_transport: MakeTransport
+) -> None:
+    """gql's SSL recipe, unchanged: an SSLContext that trusts the server's certificate."""
+    server, ca_pem = tls_gql_server
+    ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ssl_context.load_verify_locations(ca_pem)
+    client = Client(transport=make_transport(server.url, ssl=ssl_context))
+
+    assert server.url.startswith("wss://")
+    assert client.execute(gql("{ hello }")) == {"hello": "Hello world"}
+
+
+def test_wss_certificate_not_trusted(
+    tls_gql_server: tuple[UvicornServer, Path], make_transport: MakeTransport
+) -> None:
+    """Without the CA the certificate is refused: gql's TransportConnectionFailed."""
+    server, _ = tls_gql_server
+    client = Client(transport=make_transport(server.url))
+
+    with pytest.raises(TransportConnectionFailed, match="certificate"):
+        client.execute(gql("{ hello }"))
