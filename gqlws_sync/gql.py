@@ -973,7 +973,8 @@ def _subscription(
             serialize = serialize_variables
             if serialize is None:
                 serialize = client.serialize_variables
-            if serialize and request.variable_values is not None:
+            # Not for {}: gql's serialize_variable_values() asserts there are some.
+            if serialize and request.variable_values:
                 request = request.serialize_variable_values(schema)
             if parse_result or (parse_result is None and client.parse_results):
                 parse_with = schema

@@ -185,3 +185,15 @@ def test_dropped_generator_cancels_on_the_server(
 
     stats.wait(received_complete=1)
     assert "0 user(s)" in repr(transport)
+
+
+def test_empty_variables_with_serialize_variables(
+    gql_server: UvicornServer, make_transport: MakeTransport
+) -> None:
+    """variable_values={} with serialize_variables: nothing to serialize, no error."""
+    client = _client(gql_server, GTW, make_transport, serialize_variables=True)
+    request = gql('subscription { clock(start: "2024-05-01T12:00:00+00:00", count: 1) }')
+
+    assert list(subscribe(client, request, variable_values={})) == [
+        {"clock": "2024-05-01T12:00:00+00:00"}
+    ]
