@@ -43,7 +43,8 @@ class UvicornServer:
 
     The port is chosen once: ``start()`` after ``kill()`` or ``terminate()`` brings the
     server back on the same one. ``env`` is added to the process environment (for example
-    ``GQLWS_JOURNAL``, see ``apps/_testkit.py``).
+    ``GQLWS_JOURNAL``, see ``apps/_testkit.py``). ``app_dir`` is where the app module
+    lives; ``apps/`` stays importable too.
     """
 
     def __init__(
@@ -53,11 +54,13 @@ class UvicornServer:
         certfile: str | None = None,
         keyfile: str | None = None,
         env: dict[str, str] | None = None,
+        app_dir: str | Path = APPS,
     ):
         self.app = app
         self.certfile = certfile
         self.keyfile = keyfile
         self.env = env or {}
+        self.app_dir = app_dir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: nobody reads stderr while the server runs, and a full pipe
@@ -78,7 +81,8 @@ class UvicornServer:
         ]  # fmt: skip
         if self.certfile and self.keyfile:
             command += ["--ssl-certfile", self.certfile, "--ssl-keyfile", self.keyfile]
-        env = dict(os.environ, PYTHONPATH=str(APPS), PYTHONWARNINGS="ignore", **self.env)
+        path = os.pathsep.join(dict.fromkeys([str(self.app_dir), str(APPS)]))
+        env = dict(os.environ, PYTHONPATH=path, PYTHONWARNINGS="ignore", **self.env)
         self._close_stderr()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()/start()
         self.process = subprocess.Popen(
