@@ -1,16 +1,20 @@
 """Run a query, a mutation and a subscription on one connection.
 
-Usage: python examples/query_and_subscribe.py ws://127.0.0.1:8000/graphql
+Usage: python examples/query_and_subscribe.py [URL]
 
-Written against the demo schema of ``gqlws_sync.testing`` (``python -m gqlws_sync demo``
-starts one); any server with ``hello``, ``increment`` and ``countdown`` fields will do.
+URL defaults to the environment variable GQLWS_URL, else ws://127.0.0.1:8000/graphql, where
+``gqlws serve`` runs the reference server with the demo schema. Any server with ``hello``,
+``increment`` and ``countdown`` fields will do.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gqlws_sync import Client, TransportError
+
+URL = os.environ.get("GQLWS_URL", "ws://127.0.0.1:8000/graphql")
 
 
 def main(url: str) -> int:
@@ -36,6 +40,6 @@ def main(url: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1] if len(sys.argv) == 2 else URL))

@@ -1,20 +1,24 @@
 """Share one connection between many threads.
 
-Usage: python examples/threads.py ws://127.0.0.1:8000/graphql
+Usage: python examples/threads.py [URL]
 
 A ``Client`` is thread-safe: its reader thread routes each answer to the thread that asked,
-so a pool of workers needs one connection, not one each. Written against the demo schema of
-``gqlws_sync.testing`` (``add(a, b)``).
+so a pool of workers needs one connection, not one each. URL defaults to the environment
+variable GQLWS_URL, else ws://127.0.0.1:8000/graphql, where ``gqlws serve`` runs the
+reference server with the demo schema (``add(a, b)``). ``thread_pool.py`` does the same with
+a progress bar.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gqlws_sync import Client, TransportError
 
+URL = os.environ.get("GQLWS_URL", "ws://127.0.0.1:8000/graphql")
 THREADS = 16
 QUERIES = 400
 ADD = "query Add($a: Int!, $b: Int!) { add(a: $a, b: $b) }"
@@ -38,6 +42,6 @@ def main(url: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1] if len(sys.argv) == 2 else URL))

@@ -1,20 +1,22 @@
-"""One Client shared by every request of a threaded WSGI app (the Flask/Django pattern).
+"""One Client shared by every request of a threaded WSGI app, with the standard library only.
 
-Usage: python examples/wsgi_view.py ws://127.0.0.1:8000/graphql [--serve PORT]
+Usage: python examples/wsgi_view.py [URL] [--serve PORT]
 
 Web servers run each request in its own thread, and opening a WebSocket per request would
-cost a handshake each time. Open one ``Client`` when the process starts and let every
-request use it. Flask or Django views look just like ``hello_view`` below; this uses only
-the standard library's ``wsgiref`` so it runs anywhere.
+cost a handshake each time. Create one ``Client`` per process and let every request use it.
+This uses only the standard library's ``wsgiref`` so it runs anywhere; ``flask_app.py`` and
+``django_app.py`` are the same idea in those frameworks, with a streamed subscription too.
 
 Without ``--serve`` it starts the app on a free port, requests it from a few threads and
-exits; with ``--serve PORT`` it serves http://127.0.0.1:PORT/?name=you until Ctrl-C.
-Written against the demo schema of ``gqlws_sync.testing``.
+exits; with ``--serve PORT`` it serves http://127.0.0.1:PORT/?name=you until Ctrl-C. URL
+defaults to the environment variable GQLWS_URL, else ws://127.0.0.1:8000/graphql, where
+``gqlws serve`` runs the reference server with the demo schema.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socketserver
 import sys
 import threading
@@ -30,6 +32,7 @@ from gqlws_sync import Client, TransportError, TransportQueryError
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+URL = os.environ.get("GQLWS_URL", "ws://127.0.0.1:8000/graphql")
 HELLO = "query Greet($name: String) { hello(name: $name) }"
 #: A view must answer even when the GraphQL server does not: never wait without a bound.
 QUERY_TIMEOUT = 5.0
@@ -116,8 +119,9 @@ def main(url: str, serve_port: int | None = None) -> int:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if len(args) == 1:
-        sys.exit(main(args[0]))
-    if len(args) == 3 and args[1] == "--serve" and args[2].isdigit():
-        sys.exit(main(args[0], int(args[2])))
+    url = args.pop(0) if args and not args[0].startswith("--") else URL
+    if not args:
+        sys.exit(main(url))
+    if len(args) == 2 and args[0] == "--serve" and args[1].isdigit():
+        sys.exit(main(url, int(args[1])))
     sys.exit(__doc__)

@@ -176,6 +176,7 @@ class Connection:
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
         self._keepalive: KeepAlive | None = None
+        self._raw_sock: socket.socket | None = None
         # Leader/follower: whoever holds _token may read the socket. The reader thread takes
         # it only to read what a wait showed; a caller in lead() holds it while it waits.
         self._token = threading.Lock()
@@ -243,7 +244,11 @@ class Connection:
         """
         options = self.options
         ws, leftover = open_websocket(
-            options, self.offer, headers, deadline.capped(options.connect_timeout)
+            options,
+            self.offer,
+            headers,
+            deadline.capped(options.connect_timeout),
+            self._upgrading,
         )
         self._ws = ws
         try:
@@ -281,6 +286,12 @@ class Connection:
             redact_url(options.url),
             self.subprotocol,
         )
+
+    def _upgrading(self, sock: socket.socket) -> None:
+        """The socket of an upgrade under way, for abort() to cut short."""
+        self._raw_sock = sock
+        if self._cause is not None:  # aborted before the socket existed
+            _shutdown_raw(sock)
 
     def _start(
         self, ws: websocket.WebSocket, leftover: bytearray, init_payload: dict[str, Any] | None
@@ -478,7 +489,10 @@ class Connection:
     def start(self, op: Operation) -> bool:
         """Register an operation and send its start message; from any thread.
 
-        Returns False, having sent nothing, when the connection is no longer open.
+        Returns False, having sent nothing, when the connection is no longer open; True
+        when the message went out, or when the send failed after the connection's end had
+        already taken ``op`` over (it is then started again elsewhere, or failed, by the
+        hand-back, and the caller only waits).
 
         Raises:
             TransportClosed (or what ended the connection): the send failed; part of the
@@ -510,6 +524,12 @@ class Connection:
                         f"{limit}; nothing was sent"
                     )
             self.send(text)
+        except TransportError:
+            # Whoever takes the operation out of the registry owns it from then on: this
+            # caller, or the teardown, which hands it back to be started again or failed.
+            if self.registry.release(op):
+                raise
+            return True  # the teardown has it: its outcome reaches the caller's queue
         except BaseException:
             self.registry.release(op)
             raise
@@ -649,8 +669,10 @@ class Connection:
                     leader_left.clear()
                     continue
                 # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
-                if not wait(None):
-                    self._serve_requests()
+                readable = wait(None)
+                # Served whatever woke the wait: a wake-up may come with data.
+                self._serve_requests()
+                if not readable:
                     continue
                 if not token.acquire(blocking=False):
                     # A caller took over between the wait and here: it reads this.
@@ -797,8 +819,9 @@ class Connection:
                 remaining = deadline.remaining()
                 if remaining == 0:
                     raise Empty
-                if not self._wait_readable(remaining):
-                    self._serve_requests()
+                readable = self._wait_readable(remaining)
+                self._serve_requests()  # whatever woke the wait, a wake-up may come with data
+                if not readable:
                     continue
                 try:
                     self._read_once()
@@ -893,7 +916,11 @@ class Connection:
         """
         self._end(exc)
         ws = self._ws
-        if ws is None or self.pid != os.getpid():
+        if self.pid != os.getpid():
+            return
+        if ws is None:
+            if self._raw_sock is not None:
+                _shutdown_raw(self._raw_sock)  # the upgrade under way fails at once
             return
         if close_code is not None:
             self._send_close_quietly(close_code, reason)
@@ -1007,6 +1034,13 @@ def _shutdown_socket(ws: websocket.WebSocket) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _shutdown_raw(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _shutdown(ws: websocket.WebSocket) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import certifi
@@ -37,9 +37,13 @@ def open_websocket(
     offer: tuple[str, ...],
     headers: Mapping[str, str],
     deadline: Deadline,
+    on_socket: Callable[[socket.socket], None] | None = None,
 ) -> tuple[websocket.WebSocket, bytearray]:
     """Connect and upgrade within ``deadline``; return the socket and what was read past
     the HTTP response (the first frames, if the server was quick).
+
+    ``on_socket`` gets the TCP (or TLS) socket as soon as it is connected, so that another
+    thread can cut a slow upgrade short by shutting it down.
 
     Raises:
         ConnectTimeout, TransportConnectionFailed: TCP, TLS, DNS, proxy or upgrade I/O.
@@ -68,6 +72,8 @@ def open_websocket(
                 kwargs.pop("sockopt", ()),
             )
             direct = kwargs["socket"] = HandshakeSocket(sock)
+            if on_socket is not None:
+                on_socket(sock)
         ws = websocket.create_connection(
             options.url,
             timeout=deadline.remaining(),

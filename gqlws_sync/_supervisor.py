@@ -48,16 +48,24 @@ _numbers = itertools.count(1)
 #: How many times this process has been forked into (it counts in the child). An operation
 #: made under an older count belongs to the parent process.
 _generation = 0
+_pid = os.getpid()
 
 _supervisors: weakref.WeakSet[Supervisor] = weakref.WeakSet()
 
 
 def generation() -> int:
+    """The fork count, checked against the process id: uWSGI forks its workers from C
+    without running Python's at-fork hooks, and that fork must be seen too."""
+    if os.getpid() != _pid:
+        _after_fork_in_child()
     return _generation
 
 
 def _after_fork_in_child() -> None:
-    global _generation
+    global _generation, _pid
+    if os.getpid() == _pid:
+        return  # the hook ran, and generation() noticed too: count one fork once
+    _pid = os.getpid()
     _generation += 1
     for supervisor in list(_supervisors):
         supervisor._forget_parent()
@@ -285,6 +293,7 @@ class Supervisor:
                 reconnect off, or a second failure).
             ValueError: the message cannot be sent (NaN, too large); nothing was sent.
         """
+        generation()  # a fork that ran no at-fork hook is noticed here
         while True:
             connection = self._connection
             if connection is None or not connection.is_open:
@@ -583,5 +592,5 @@ def _loss_error(op: Operation, cause: TransportError) -> TransportError:
 
 def check_generation(op: Operation) -> None:
     """Raise in a forked child for an operation of the parent process."""
-    if op.generation != _generation:
+    if op.generation != generation():
         raise inherited_error()

@@ -109,6 +109,8 @@ def close_error(
         )
     if code in _PROTOCOL_MEANINGS:
         return TransportProtocolError(_describe(code, _PROTOCOL_MEANINGS[code], reason), code)
+    if code == 4403 and acknowledged:
+        return TransportServerError(_describe(code, "forbidden", reason), code)
     if code in _SERVER_MEANINGS:
         return TransportServerError(_describe(code, _SERVER_MEANINGS[code], reason), code)
     if code in _CLOSED_MEANINGS:

@@ -331,3 +331,31 @@ def test_subscription_of_the_parent_fails_clearly_in_the_child(server: Reference
         assert _in_child(body) == 0
         assert next(ticks)["ticks"] >= 1
         ticks.close()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_dropped_clients_always_say_goodbye(server: ReferenceServer) -> None:
+    """The goodbye of a garbage-collected client is served even when its wake-up comes
+    together with a frame (here the complete that follows each query)."""
+    for round_ in range(25):
+        client = Client(server.url)
+        client.execute("{ hello }")
+        del client
+        gc.collect()
+        server.disconnects.wait_for(lambda _: True, 5, count=round_ + 1)
+    assert server.connection_count() == 0
+
+
+def test_close_cuts_a_stuck_reconnection_short(server: ReferenceServer) -> None:
+    """close() while a reconnection waits for an upgrade the server never answers returns at
+    once instead of after connect_timeout."""
+    with Client(server.url, reconnect=FAST) as client:
+        ticks = client.subscribe("subscription { ticks(interval: 0.02) }")
+        next(ticks)
+        server.faults.hang = True
+        server.drop_connections()
+        server.handshakes.wait_for(lambda _: True, 5, count=2)  # the attempt is in the upgrade
+        started = time.monotonic()
+        client.close()
+        assert time.monotonic() - started < 1.0
+    server.faults.hang = False

@@ -1,10 +1,11 @@
 """An Ariadne server for the integration tests, speaking both subprotocols on one endpoint
-(the handler is chosen by the first subprotocol the client offers that Ariadne supports).
-Run with ``uvicorn ariadne_app:app``."""
+(the handler is chosen by the first subprotocol the client offers that Ariadne supports),
+with the fault-test hooks of ``_testkit``. Run with ``uvicorn ariadne_app:app``."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -18,6 +19,11 @@ from ariadne import (
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler, GraphQLWSHandler
 
+try:  # run by uvicorn, the apps folder is on sys.path; checked by mypy, it is a package
+    from ._testkit import Closable, record
+except ImportError:
+    from _testkit import Closable, record  # type: ignore[import-not-found,no-redef]
+
 type_defs = """
 type Query {
   hello(name: String = "world"): String
@@ -25,14 +31,19 @@ type Query {
   whoami: Whoami
   activeTicks: Int
   partial: Partial
+  slow(seconds: Float!, tag: String = ""): Float
 }
 type Partial { ok: String, bad: String }
 type Whoami { authorization: String, initToken: String }
-type Mutation { increment(by: Int = 1): Int }
+type Mutation {
+  increment(by: Int = 1): Int
+  slowIncrement(seconds: Float!, tag: String = ""): Int
+}
 type Subscription {
   countdown(from: Int!): Int
   ticks(interval: Float = 0.02): Int
   failAfter(n: Int!): Int
+  clock(interval: Float = 0.02): Float
 }
 """
 
@@ -65,6 +76,13 @@ def resolve_bad(_: Any, __: Any) -> str:
     raise ValueError("bad field")
 
 
+@query.field("slow")
+async def resolve_slow(_: Any, __: Any, seconds: float, tag: str) -> float:
+    record("slow", tag)
+    await asyncio.sleep(seconds)
+    return seconds
+
+
 @query.field("activeTicks")
 def resolve_active(_: Any, __: Any) -> int:
     return _state["active_ticks"]
@@ -82,7 +100,16 @@ def resolve_whoami(_: Any, info: Any) -> dict[str, Any]:
 
 @mutation.field("increment")
 def resolve_increment(_: Any, __: Any, by: int) -> int:
+    record("increment", "")
     _state["counter"] += by
+    return _state["counter"]
+
+
+@mutation.field("slowIncrement")
+async def resolve_slow_increment(_: Any, __: Any, seconds: float, tag: str) -> int:
+    record("slowIncrement", tag)
+    await asyncio.sleep(seconds)
+    _state["counter"] += 1
     return _state["counter"]
 
 
@@ -114,7 +141,14 @@ async def fail_source(_: Any, __: Any, n: int) -> AsyncGenerator[int, None]:
     raise ValueError(f"failed after {n} events")
 
 
-for name in ("countdown", "ticks", "failAfter"):
+@subscription.source("clock")
+async def clock_source(_: Any, __: Any, interval: float) -> AsyncGenerator[float, None]:
+    while True:
+        yield time.time() * 1000
+        await asyncio.sleep(interval)
+
+
+for name in ("countdown", "ticks", "failAfter", "clock"):
     subscription.set_field(name, lambda value, *_, **__: value)
 
 schema = make_executable_schema(type_defs, query, mutation, subscription, partial)
@@ -133,10 +167,13 @@ _apps = {
 }
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "websocket":
         for token in scope.get("subprotocols") or []:
             if token in _apps:
                 await _apps[token](scope, receive, send)
                 return
     await _apps["graphql-transport-ws"](scope, receive, send)
+
+
+app = Closable(_app)

@@ -1,15 +1,23 @@
 """A Strawberry server for the integration tests: the demo schema's fields, Strawberry's
-own protocol handling. Run with ``uvicorn strawberry_app:app``."""
+own protocol handling, and the fault-test hooks of ``_testkit`` (a journal of operations,
+an endpoint that closes every WebSocket with a given code). Run with
+``uvicorn strawberry_app:app``."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.asgi import GraphQL
 from strawberry.types import Info
+
+try:  # run by uvicorn, the apps folder is on sys.path; checked by mypy, it is a package
+    from ._testkit import Closable, record
+except ImportError:
+    from _testkit import Closable, record  # type: ignore[import-not-found,no-redef]
 
 _state = {"counter": 0, "active_ticks": 0}
 
@@ -58,7 +66,8 @@ class Query:
         return _state["active_ticks"]
 
     @strawberry.field
-    async def slow(self, seconds: float) -> float:
+    async def slow(self, seconds: float, tag: str = "") -> float:
+        record("slow", tag)
         await asyncio.sleep(seconds)
         return seconds
 
@@ -76,7 +85,16 @@ class Query:
 class Mutation:
     @strawberry.mutation
     def increment(self, by: int = 1) -> int:
+        record("increment", "")
         _state["counter"] += by
+        return _state["counter"]
+
+    @strawberry.mutation
+    async def slow_increment(self, seconds: float, tag: str = "") -> int:
+        """Recorded first, then applied after ``seconds``: a mutation a test can catch in flight."""
+        record("slowIncrement", tag)
+        await asyncio.sleep(seconds)
+        _state["counter"] += 1
         return _state["counter"]
 
 
@@ -109,6 +127,13 @@ class Subscription:
             _state["active_ticks"] -= 1
 
     @strawberry.subscription
+    async def clock(self, interval: float = 0.02) -> AsyncGenerator[float, None]:
+        """Wall-clock milliseconds every ``interval``: increasing across server restarts."""
+        while True:
+            yield time.time() * 1000
+            await asyncio.sleep(interval)
+
+    @strawberry.subscription
     async def fail_after(self, n: int) -> AsyncGenerator[int, None]:
         for i in range(1, n + 1):
             yield i
@@ -117,4 +142,4 @@ class Subscription:
 
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
-app = GraphQL(schema)
+app = Closable(GraphQL(schema))

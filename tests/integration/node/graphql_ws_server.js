@@ -3,14 +3,14 @@
 // that has not answered a ping by the next one is terminated.
 const { WebSocketServer } = require("ws");
 const { useServer } = require("graphql-ws/use/ws");
-const { schema, query, subscription, announce } = require("./schema");
+const { schema, query, mutation, subscription, port, announce } = require("./schema");
 
-const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/graphql" });
+const wss = new WebSocketServer({ host: "127.0.0.1", port, path: "/graphql" });
 const keepAlive = Number(process.env.KEEPALIVE_MS || 12000);
 useServer(
   {
     schema,
-    roots: { query, subscription },
+    roots: { query, mutation, subscription },
     onConnect: (ctx) => !(ctx.connectionParams && ctx.connectionParams.deny),
   },
   wss,

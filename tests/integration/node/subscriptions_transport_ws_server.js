@@ -3,15 +3,15 @@
 const { SubscriptionServer } = require("subscriptions-transport-ws");
 const { execute, subscribe } = require("graphql");
 const { WebSocketServer } = require("ws");
-const { schema, query, subscription, announce } = require("./schema");
+const { schema, query, mutation, subscription, port, announce } = require("./schema");
 
-const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/graphql" });
+const wss = new WebSocketServer({ host: "127.0.0.1", port, path: "/graphql" });
 SubscriptionServer.create(
   {
     schema,
     execute,
     subscribe,
-    rootValue: { ...query, ...subscription },
+    rootValue: { ...query, ...mutation, ...subscription },
     onConnect: (params) => {
       if (params && params.deny) throw new Error("denied");
       return {};
