@@ -571,10 +571,14 @@ def _mode_table(
                         continue
                     row += [make(summaries[mode], peer, entry, point) for _, make in columns]
                 rows.append(row)
-        for mode, cell in present.items():
-            if cell["status"] != "ok":
-                label = "n/a" if cell["status"] == "unsupported" else "ERROR"
-                notes.append(f"{peer} ({mode}): {label}: {cell['reason']}")
+        failed = {mode: cell for mode, cell in present.items() if cell["status"] != "ok"}
+        reasons = {(cell["status"], cell["reason"]) for cell in failed.values()}
+        for mode, cell in failed.items():
+            label = "n/a" if cell["status"] == "unsupported" else "ERROR"
+            if len(failed) == len(present) and len(reasons) == 1:
+                notes.append(f"{peer}: {label}: {cell['reason']}")  # the same in every mode
+                break
+            notes.append(f"{peer} ({mode}): {label}: {cell['reason']}")
     return [*_table(headers, rows), *notes]
 
 
