@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{' orjson' if args.orjson else ''}: {done:,} in {window.seconds:.2f} s = "
         f"{done / window.seconds:,.0f}/s; per {unit}: {window.seconds / done * 1e6:.2f} µs wall, "
         f"{window.cpu_seconds / done * 1e6:.2f} µs client CPU, "
-        f"{window.voluntary_switches / done:.3f} wake-ups; client at "
-        f"{window.cpu_share:.0%} of a core"
+        f"{window.voluntary_switches / done:.3f} wake-ups, "
+        f"{window.minor_faults / done:.2f} page faults; client at {window.cpu_share:.0%} of a core"
     )
     if args.cprofile:
         profiles["MainThread"] = main_profile

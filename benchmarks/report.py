@@ -198,7 +198,13 @@ _CURVE_FIELDS = {
         "traced_bytes_per_subscription",
         "rss_bytes_per_subscription",
     ),
-    "cpu_per_message": ("cpu_us_per_message", "rate", "cpu_share", "server_cpu_share"),
+    "cpu_per_message": (
+        "cpu_us_per_message",
+        "rate",
+        "cpu_share",
+        "server_cpu_share",
+        "faults_per_message",
+    ),
 }
 
 
@@ -222,7 +228,14 @@ def summarise(measurement: str, result: dict[str, Any]) -> Cell:
                 "repetitions": len(reps),
                 "messages": reps[0]["messages"],
                 "rates": [rep["rate"] for rep in reps],
-                **_fields(reps, "rate", "cpu_share", "server_cpu_share", "runqueue_wait_share"),
+                **_fields(
+                    reps,
+                    "rate",
+                    "cpu_share",
+                    "server_cpu_share",
+                    "runqueue_wait_share",
+                    "faults_per_message",
+                ),
             }
         cell["sizes"] = sizes
         return cell
@@ -891,12 +904,16 @@ def render(document: dict[str, Any]) -> str:
                 ("±", _spread_of("cpu_us_per_message")),
                 ("x raw", _vs("cpu_per_message", "cpu_us_per_message", "raw", "points")),
                 ("msg/s", _field("rate")),
+                ("faults/msg", _field("faults_per_message", 2)),
             ],
             points=_points(document, "cpu_per_message"),
             point_header="size",
             point_label=_size_label,
         )
-        out.append("µs/msg: CPU time of the client process (all threads) per message received")
+        out.append(
+            "µs/msg: CPU time of the client process (all threads) per message received; "
+            "faults/msg: its minor page faults per message (first touches of fresh memory)"
+        )
 
     if document.get("charts"):
         out += ["", "charts: " + ", ".join(document["charts"])]

@@ -46,7 +46,12 @@ def _throughput(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
             if received != count:
                 raise RuntimeError(f"expected {count} messages of {size_text} B, got {received}")
             results.setdefault(size_text, []).append(
-                {"messages": received, "rate": received / window.seconds, **window.as_dict()}
+                {
+                    "messages": received,
+                    "rate": received / window.seconds,
+                    "faults_per_message": window.minor_faults / received,
+                    **window.as_dict(),
+                }
             )
     return {"sizes": results}
 
@@ -241,6 +246,7 @@ def _cpu_per_message(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
                     "messages": received,
                     "rate": received / window.seconds,
                     "cpu_us_per_message": window.cpu_seconds * 1e6 / received,
+                    "faults_per_message": window.minor_faults / received,
                     **window.as_dict(),
                 }
             )

@@ -54,13 +54,18 @@ POSITIVE = {
 }
 
 
+#: Bounds, not expectations: the smoke run takes 10-20 s, but three times that on a machine
+#: busy with other work.
+RUN_TIMEOUT = 120
+
+
 def _run(*args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--json", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=RUN_TIMEOUT,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -85,7 +90,7 @@ def both_modes() -> dict[str, Any]:
     return _run("--only", "connect,fanout", "--peers", "raw,gqlws_sync", "--no-charts")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_every_measurement_has_every_peer(document: dict[str, Any]) -> None:
     """Each cell has figures, or is one of the known unsupported ones; no cell failed."""
     assert set(document["results"]) == {"unpinned"}
@@ -104,7 +109,7 @@ def test_every_measurement_has_every_peer(document: dict[str, Any]) -> None:
             assert cell["status"] == "ok", (curve, peer, cell.get("reason"))
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_numbers_are_sane(document: dict[str, Any]) -> None:
     """Every figure that exists is a positive number; message counts are exact."""
     results = document["results"]["unpinned"]
@@ -137,7 +142,7 @@ def test_numbers_are_sane(document: dict[str, Any]) -> None:
     assert results["threads"]["websockets-sync"]["connections"] == workers
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_curves_have_every_point(document: dict[str, Any]) -> None:
     """Each curve has a positive figure at each of its points, for each of its peers."""
     config = document["config"]
@@ -156,9 +161,11 @@ def test_curves_have_every_point(document: dict[str, Any]) -> None:
                     value = entry[field]
                     assert isinstance(value, int | float), (curve, peer, point, field)
                     assert value > 0, (curve, peer, point, field, value)
+                if curve == "cpu_per_message":
+                    assert entry["faults_per_message"] >= 0, (peer, point)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_report_parts(document: dict[str, Any]) -> None:
     """Machine details, the server check and the target verdicts are all there."""
     machine = document["machine"]
@@ -188,7 +195,7 @@ def test_report_parts(document: dict[str, Any]) -> None:
         assert name in names
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_charts_written(document: dict[str, Any], charts: Path) -> None:
     """Each curve has its PNG, unless matplotlib is missing (then the run still succeeds)."""
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
@@ -204,7 +211,7 @@ def test_charts_written(document: dict[str, Any], charts: Path) -> None:
     assert len(document["charts"]) == len(expected)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_text_report_renders(document: dict[str, Any]) -> None:
     """The table renderer handles a real result document."""
     from benchmarks.report import render
@@ -225,7 +232,7 @@ def test_text_report_renders(document: dict[str, Any]) -> None:
     assert "Targets" in text
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
 def test_both_modes_by_default(both_modes: dict[str, Any]) -> None:
     """Without --pin-only/--no-pin a run measures each cell pinned and unpinned."""
     from benchmarks.report import render
