@@ -191,7 +191,13 @@ def _fields(reps: list[dict[str, Any]], *names: str) -> dict[str, Any]:
 
 
 _CURVE_FIELDS = {
-    "fanout": ("rate", "cpu_us_per_message", "cpu_share", "server_cpu_share"),
+    "fanout": (
+        "rate",
+        "cpu_us_per_message",
+        "cpu_share",
+        "server_cpu_share",
+        "runqueue_wait_share",
+    ),
     "threads_curve": ("qps", "p50_us", "p99_us", "cpu_share"),
     "memory_curve": (
         "open_seconds",
@@ -203,6 +209,7 @@ _CURVE_FIELDS = {
         "rate",
         "cpu_share",
         "server_cpu_share",
+        "runqueue_wait_share",
         "faults_per_message",
     ),
 }
@@ -697,12 +704,17 @@ def render(document: dict[str, Any]) -> str:
                 ("x raw", _vs("throughput", "rate", "raw", "sizes")),
                 ("x gql-async", _vs("throughput", "rate", "gql-async", "sizes")),
                 ("CPU", _share("cpu_share")),
+                ("wait", _share("runqueue_wait_share")),
             ],
             points=sizes,
             point_header="size",
             point_label=_size_label,
         )
-        out.append("CPU: the client process, all threads (100% = one core busy)")
+        out.append(
+            "CPU: the client process, all threads (100% = one core busy); wait: its threads' "
+            "time runnable but not running, summed (other load on the machine). A cell with "
+            "low CPU and no wait stalled inside the client; with wait, it was crowded out"
+        )
         for mode in modes:
             for check in document["server_check"].get(mode, []):
                 verdict = {True: "yes", False: "NO", None: "unknown"}[check["client_bound"]]
