@@ -8,8 +8,10 @@ from .client import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL, Client, Subscript
 from .exceptions import (
     AckTimeout,
     ConnectTimeout,
+    GraphQLValidationError,
     KeepAliveTimeout,
     OperationTimeout,
+    SubscriptionOverflow,
     TransportAlreadyConnected,
     TransportClosed,
     TransportConnectionFailed,
@@ -18,7 +20,7 @@ from .exceptions import (
     TransportQueryError,
     TransportServerError,
 )
-from .options import ClientOptions
+from .options import ClientOptions, Reconnect
 
 __version__ = "0.1.0"
 
@@ -33,9 +35,12 @@ __all__ = [
     "Client",
     "ClientOptions",
     "ConnectTimeout",
+    "GraphQLValidationError",
     "KeepAliveTimeout",
     "OperationTimeout",
+    "Reconnect",
     "Subscription",
+    "SubscriptionOverflow",
     "TransportAlreadyConnected",
     "TransportClosed",
     "TransportConnectionFailed",

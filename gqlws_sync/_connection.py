@@ -1,51 +1,53 @@
-"""One WebSocket connection: the handshake, the reader thread, sends, and the one way out.
+"""One WebSocket connection: connection_init and the ack, the reader thread, sends, the way out.
+
+Lifecycle (``State``), one way only::
+
+    CONNECTING --ack--> OPEN --close() / abort() / the server's Close / EOF--> CLOSING --> CLOSED
+         \\______________________ failure before the ack ______________________________/
 
 Who does what:
 
-- The owner (``Client``) calls ``open()`` once and ``close()`` at the end.
+- The owner (the client's supervisor) calls ``open()`` once and ``close()`` at the end.
 - Any thread calls ``send()``; websocket-client's own send lock (``enable_multithread``) keeps
   frames whole. No lock of ours is held around a socket call.
-- The reader thread ``gqlws_sync-reader-<n>`` is the only one that reads the socket, and the
-  only one that tears the connection down, in its ``finally``: it settles the close cause,
-  fails every waiting operation, stops the timer and closes the socket.
-- Any other thread that wants the connection gone (timer, failed send, close()) records a
-  cause with ``abort()`` and shuts the socket down, which wakes the reader. websocket-client's
-  ``close()`` is never called: it reads frames itself and would race the reader.
+- The reader thread ``gqlws_sync-reader-<n>`` is the only one that reads the socket after the
+  ack. It waits in a selector on the socket and a wake-up pipe, so other threads can hand it
+  work (cancels from finalizers, a close request) without touching the socket themselves.
+- ``_end()`` is the one way out: it records the cause once and moves the state on; the
+  reader's teardown then hands the live operations back to the owner (``on_lost``) or, when
+  the client itself closed, fails them. Any other thread that wants the connection gone
+  calls ``abort()``, which ends it and shuts the socket down to wake the reader.
+  websocket-client's ``close()`` is never called: it reads frames itself and would race the
+  reader.
 
-``_lock`` guards ``_cause``, ``_closing`` and ``_close_claimed`` only. Exactly one Close frame
-goes out: whoever claims it first (close(), abort(), or the reader answering the server's
-Close) sends it, holding ``_close_send_lock``, which the teardown also takes before it closes
-the socket (the one lock held around a socket call besides websocket-client's send lock).
+``_lock`` guards ``_state``, ``_cause`` and ``_close_claimed``. Exactly one Close frame goes
+out: whoever claims it first sends it, holding ``_close_send_lock``, which the teardown also
+takes before it closes the socket (the one lock of ours held around a socket call).
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import os
+import selectors
 import socket
 import ssl
 import threading
 import time
-import weakref
+from collections.abc import Callable, Mapping
 from queue import SimpleQueue
 from typing import Any, NoReturn
 
-import certifi
 import websocket
 
 from ._deadline import Deadline
 from ._frames import CLOSE, PING, PONG, TEXT, ConnectionEOF, FrameError, FrameReader, parse_close
+from ._handshake import check_subprotocol, describe_os_error, open_websocket
 from ._keepalive import KeepAlive
-from ._protocol import (
-    PROTOCOLS,
-    ApolloProtocol,
-    ConnectionState,
-    LocalProtocolError,
-    Protocol,
-    RemoteProtocolError,
-    TransportWSProtocol,
-)
+from ._protocol import PROTOCOLS, LocalProtocolError, Protocol, RemoteProtocolError
+from ._protocol.base import peek_id
 from ._protocol.events import (
     Complete,
     ConnectionAck,
@@ -58,11 +60,9 @@ from ._protocol.events import (
 from ._protocol.events import (
     KeepAlive as KeepAliveEvent,
 )
-from ._registry import OperationQueue, Registry, copy_exception
-from ._socket import HandshakeSocket, can_open_directly, open_socket
+from ._registry import Operation, Registry, copy_exception
 from .exceptions import (
     AckTimeout,
-    ConnectTimeout,
     KeepAliveTimeout,
     TransportClosed,
     TransportConnectionFailed,
@@ -76,75 +76,81 @@ logger = logging.getLogger("gqlws_sync.connection")
 
 _numbers = itertools.count(1)
 
-#: Every connection of this process, so that a forked child can replace their locks: a lock
-#: held by a parent thread at fork() time would stay held forever in the child.
-_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
-
-
-def _reset_locks_after_fork() -> None:
-    for connection in list(_connections):
-        connection._lock = threading.Lock()
-        connection._close_send_lock = threading.Lock()
-        connection.registry.reset_lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_locks_after_fork)
-
-
-class _Refused(Exception):
-    """Apollo's connection_error before the ack (internal to _await_ack)."""
-
-
 #: After close() gave up waiting for the server's Close, how long the reader gets to notice the
-#: shut-down socket. It only has to wake from a blocking read, which is immediate.
+#: shut-down socket. It only has to wake from a selector, which is immediate.
 _READER_WAKE_TIMEOUT = 2.0
 
 #: How long the reader keeps reading, after it closed the connection over a protocol
 #: violation, for the server to close its side; bounded by close_timeout too.
 _LINGER = 1.0
 
+#: After this many frames with none for a cancelled operation, the reader stops looking
+#: for its late results (they come right after the cancel, if at all).
+_DRAIN_QUIET = 256
+
+#: The close codes this client sends.
+NORMAL_CLOSURE = 1000
+INTERNAL_ERROR = 4005
+ACK_TIMEOUT = 4504
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class _Refused(Exception):
+    """Apollo's connection_error before the ack (internal to _await_ack)."""
+
+
+#: ``on_lost(connection, cause, operations)``: an established connection ended for a reason
+#: other than the client's own close(); the operations it still carried are handed back.
+OnLost = Callable[["Connection", TransportError, list[Operation]], None]
+
 
 class Connection:
-    """One socket, its threads and its operations; replaced whole when it dies."""
+    """One socket, its threads and the operations it carries; replaced whole when it ends."""
 
-    def __init__(self, options: ClientOptions, offer: tuple[str, ...]) -> None:
+    def __init__(self, options: ClientOptions, offer: tuple[str, ...], on_lost: OnLost) -> None:
         self.options = options
         self.offer = offer
         self.number = next(_numbers)
         # A forked child inherits the socket but not the threads: it must neither use nor
         # shut down a socket that the parent process still owns.
         self.pid = os.getpid()
-        _connections.add(self)
         self.registry = Registry()
         self.subprotocol: str | None = None
         self.ack_payload: dict[str, Any] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
+        self._on_lost = on_lost
         self._protocol: Protocol | None = None
         self._ws: websocket.WebSocket | None = None
         self._lock = threading.Lock()
+        self._state = State.CONNECTING
         self._cause: TransportError | None = None
-        self._closing = False
         self._close_claimed = False
         self._close_send_lock = threading.Lock()
-        # Ids of subscriptions dropped without close(): their finalizers may run in any thread,
-        # even one holding a lock of ours, so they only put the id here (SimpleQueue.put is
-        # safe there) and the reader sends the cancels after its next read.
-        self._orphans: SimpleQueue[str] = SimpleQueue()
-        # Set by the reader when it fails the connection itself: see abort().
-        self._linger = False
-        # True once close() was called: the end is ours, not a failure.
-        self._closing_by_us = False
+        # Subscriptions dropped without close(): their finalizers may run in any thread, even
+        # one holding a lock of ours, so they only queue the operation here (SimpleQueue.put
+        # is safe there) and wake the reader, which sends the cancels.
+        self._orphans: SimpleQueue[Operation] = SimpleQueue()
+        self._goodbye_requested = False
         self._reader: threading.Thread | None = None
         # Set by open() once the reader may start reading: after the ack, or on failure.
         self._released = threading.Event()
         self._frames: FrameReader | None = None
-        # Bytes the handshake read past the HTTP response: the first frames, if any.
-        self._leftover = bytearray()
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r = self._wake_w = -1
         self._keepalive: KeepAlive | None = None
 
     # -- state ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
 
     @property
     def protocol(self) -> Protocol:
@@ -152,87 +158,65 @@ class Connection:
         return self._protocol
 
     @property
-    def is_closed(self) -> bool:
-        return self._cause is not None or self.registry.failure is not None or self.is_inherited
+    def is_open(self) -> bool:
+        return self._state is State.OPEN
 
     @property
-    def is_inherited(self) -> bool:
-        """True in a child process forked after this connection was opened."""
-        return self.pid != os.getpid()
-
-    @property
-    def acknowledged(self) -> bool:
-        return self._protocol is not None and self._protocol.state in (
-            ConnectionState.ACKNOWLEDGED,
-            ConnectionState.CLOSING,
-        )
+    def cause(self) -> TransportError | None:
+        """Why the connection ended (or is ending); ``None`` while it lives."""
+        return self._cause
 
     def __repr__(self) -> str:
-        state = "closed" if self.is_closed else "open"
         return (
             f"<Connection #{self.number} {redact_url(self.options.url)} "
-            f"{self.subprotocol or 'no subprotocol'} {state}>"
+            f"{self.subprotocol or 'no subprotocol'} {self._state.value}>"
         )
+
+    def _end(self, cause: TransportError) -> bool:
+        """Record why the connection ends; the first cause wins. True for the first call."""
+        with self._lock:
+            if self._cause is not None:
+                return False
+            self._cause = cause
+            if self._state is not State.CLOSED:
+                self._state = State.CLOSING
+            return True
 
     # -- opening ----------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(
+        self,
+        deadline: Deadline,
+        headers: Mapping[str, str],
+        init_payload: dict[str, Any] | None,
+    ) -> None:
         """Connect, negotiate the subprotocol, send ``connection_init``, wait for the ack.
+
+        ``deadline`` is the caller's: connecting takes at most ``connect_timeout`` plus
+        ``ack_timeout``, and never longer than the caller asked for.
 
         Raises:
             ConnectTimeout, TransportConnectionFailed: the socket could not be opened.
             TransportServerError: HTTP refusal of the upgrade, or init refused / close code.
             TransportProtocolError: no usable subprotocol, or the server broke the protocol.
             AckTimeout: no ``connection_ack`` within ``ack_timeout``.
+            TransportClosed: ``abort()`` (the client closing) ended it meanwhile.
         """
         options = self.options
-        ws = self._handshake()
+        ws, leftover = open_websocket(
+            options, self.offer, headers, deadline.capped(options.connect_timeout)
+        )
         self._ws = ws
         try:
-            picked = self._check_subprotocol(ws)
-        except TransportProtocolError:
-            _shutdown(ws)
+            self._start(ws, leftover, init_payload)
+            self._await_ack(ws, deadline.capped(options.ack_timeout))
+        except BaseException as exc:  # KeyboardInterrupt included: close what was opened
+            self._fail_open(ws, exc)
             raise
-        self.subprotocol = picked
-        protocol = PROTOCOLS[picked](options.json_dumps, options.json_loads)
-        self._protocol = protocol
-        try:
-            init = protocol.connection_init(options.init_payload)
-        except BaseException:  # an init_payload the JSON encoder refuses
-            _shutdown(ws)
-            raise
-        try:
-            ws.send(init)
-        except (websocket.WebSocketException, OSError) as exc:
-            _shutdown(ws)
-            raise TransportConnectionFailed(
-                f"connection to {redact_url(options.url)} lost before connection_init: "
-                f"{_describe_os_error(exc)}"
-            ) from exc
-        sock = ws.sock
-        assert sock is not None
-        self._frames = FrameReader(
-            sock,
-            options.max_message_size,
-            ws.lock if isinstance(sock, ssl.SSLSocket) else None,
-            self._leftover,
-        )
-        # The reader thread is started now but waits for _released: starting a thread takes
-        # as long as the server needs to answer connection_init, so the two overlap.
-        # Daemon: a safety net for programs that exit without close(); close() joins it.
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
-        )
-        self._reader.start()
-        try:
-            self._await_ack(ws, protocol)
-        except BaseException:
-            self._released.set()  # with no keep-alive set up, the reader returns at once
-            self._reader.join(_READER_WAKE_TIMEOUT)
-            raise
-        # From here on the socket timeout bounds every send (a stalled send must not hang a
-        # caller) and is the reader's idle tick (partial frames survive a read timeout).
+        # From here on the socket timeout bounds every send: a stalled send must not hang a
+        # caller, and it may have left half a frame, so it fails the connection.
         ws.settimeout(DEFAULT_SEND_TIMEOUT)
+        protocol = self.protocol
         self._keepalive = KeepAlive(
             number=self.number,
             send_ping=self._send_protocol_ping if protocol.has_client_ping else None,
@@ -244,26 +228,72 @@ class Connection:
             keep_alive_timeout=options.keep_alive_timeout,
             on_timeout=self.abort,
         )
+        with self._lock:
+            aborted = self._cause
+            if aborted is None:
+                self._state = State.OPEN
+        if aborted is not None:
+            self._fail_open(ws, aborted)
+            raise copy_exception(aborted)
         self._released.set()
         logger.info(
             "connection #%d to %s open, subprotocol %s",
             self.number,
             redact_url(options.url),
-            picked,
+            self.subprotocol,
         )
 
-    def _await_ack(self, ws: websocket.WebSocket, protocol: Protocol) -> None:
+    def _start(
+        self, ws: websocket.WebSocket, leftover: bytearray, init_payload: dict[str, Any] | None
+    ) -> None:
+        """Check the subprotocol, send connection_init and start the (held) reader thread."""
+        picked = check_subprotocol(ws, self.offer)
+        self.subprotocol = picked
+        protocol = PROTOCOLS[picked](self.options.json_dumps, self.options.json_loads)
+        self._protocol = protocol
+        init = protocol.connection_init(init_payload)
+        try:
+            ws.send(init)
+        except (websocket.WebSocketException, OSError) as exc:
+            raise TransportConnectionFailed(
+                f"connection to {redact_url(self.options.url)} lost before connection_init: "
+                f"{describe_os_error(exc)}"
+            ) from exc
+        sock = ws.sock
+        assert sock is not None
+        self._frames = FrameReader(
+            sock,
+            self.options.max_message_size,
+            ws.lock if isinstance(sock, ssl.SSLSocket) else None,
+            leftover,
+        )
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        # epoll/kqueue/poll: select() fails on descriptors above 1024, which busy servers pass.
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ, True)
+        selector.register(self._wake_r, selectors.EVENT_READ, False)
+        self._selector = selector
+        # The reader thread is started now but waits for _released: starting a thread takes
+        # as long as the server needs to answer connection_init, so the two overlap.
+        # Daemon: a safety net for programs that exit without close(); close() joins it.
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
+        )
+        self._reader.start()
+
+    def _await_ack(self, ws: websocket.WebSocket, deadline: Deadline) -> None:
         """Read until ``connection_ack``, on the calling thread.
 
-        No thread runs yet, so a refusal, a close or a timeout here leaves nothing to join,
+        No thread reads yet, so a refusal, a close or a timeout here leaves nothing to join,
         and connect() is spared a hand-off between threads. Whatever came with the ack in
         the same read is handled here too: the reader starts after it.
 
         Raises:
-            AckTimeout, TransportServerError, TransportProtocolError, TransportClosed; the
-                socket is closed.
+            AckTimeout, TransportServerError, TransportProtocolError, TransportClosed.
         """
-        deadline = Deadline(self.options.ack_timeout)
+        protocol = self.protocol
         frames = self._frames
         assert frames is not None
         acknowledged = False
@@ -272,71 +302,76 @@ class Connection:
                 remaining = deadline.remaining()
                 if remaining == 0:
                     raise TimeoutError
-                ws.settimeout(remaining)
+                if not self._wait_readable(remaining):
+                    continue
                 for opcode, data in frames.read():
                     if opcode == TEXT:
                         event = protocol.receive(data)
                         kind = type(event)
                         if kind is ConnectionAck:
-                            self.ack_payload = event.payload  # type: ignore[union-attr]
+                            self.ack_payload = event.payload  # type: ignore[union-attr]  # narrowed by kind
                             acknowledged = True
                         elif kind is Ping and self.options.answer_pings:
-                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]
+                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]  # narrowed by kind
                             if pong is not None:
                                 ws.send(pong)
                         elif kind is ConnectionRefused:
-                            raise _Refused(event.message)  # type: ignore[union-attr]
-                        # Anything else (pong, ka, a result for an id) needs no action yet.
+                            raise _Refused(event.message)  # type: ignore[union-attr]  # narrowed by kind
+                        # Pong, ka or nothing (a repeated ack): no action. Operation
+                        # messages before the ack are refused by the protocol layer.
                     elif opcode == PING:
                         ws.pong(bytes(data))
                     elif opcode == CLOSE:
                         code, reason = parse_close(data)
                         self.close_code, self.close_reason = code, reason
-                        self._send_close_quietly(ws, 1000)
+                        self._send_close_quietly(NORMAL_CLOSURE)
                         raise protocol.close_error(
-                            code, reason, acknowledged=acknowledged, offered=self.offer
+                            code, reason, acknowledged=False, offered=self.offer
                         )
                     elif opcode != PONG:
                         raise protocol.binary_error()
+        except RemoteProtocolError as exc:
+            self._send_close_quietly(exc.close_code)
+            raise self._aborted_or(_public(exc)) from exc.__cause__
         except TransportError as exc:
-            if isinstance(exc, RemoteProtocolError):
-                self._send_close_quietly(ws, exc.close_code)
-                failure: TransportError = TransportProtocolError(str(exc), exc.close_code)
-                failure.__cause__ = exc
-            else:
-                failure = exc
-            self._fail_open(ws, failure)
-            raise failure from exc.__cause__
+            raise self._aborted_or(exc) from exc.__cause__
         except _Refused as exc:
             # Apollo's refusal of connection_init; its server follows up with 1011.
-            self._send_close_quietly(ws, 1000)
+            self._send_close_quietly(NORMAL_CLOSURE)
             refused = TransportServerError(f"the server refused the connection: {exc}", code=1011)
-            self._fail_open(ws, refused)
-            raise copy_exception(refused) from None
+            raise self._aborted_or(refused) from None
         except FrameError as exc:
-            self._send_close_quietly(ws, exc.close_code)
-            failure = TransportProtocolError(str(exc), exc.close_code)
-            self._fail_open(ws, failure)
-            raise failure from exc
+            self._send_close_quietly(exc.close_code)
+            raise self._aborted_or(TransportProtocolError(str(exc), exc.close_code)) from exc
         except (TimeoutError, websocket.WebSocketTimeoutException):
-            self._send_close_quietly(ws, 4504, "connection_ack timeout")
-            timeout = AckTimeout(
-                f"no connection_ack within {self.options.ack_timeout} s", code=4504
-            )
-            self._fail_open(ws, timeout)
-            raise copy_exception(timeout) from None
+            self._send_close_quietly(ACK_TIMEOUT, "connection_ack timeout")
+            timeout = AckTimeout(f"no connection_ack within {deadline.timeout} s", code=4504)
+            raise self._aborted_or(timeout) from None
         except (ConnectionEOF, websocket.WebSocketException, OSError) as exc:
             failure = protocol.close_error(1006, "", acknowledged=False, offered=self.offer)
-            self._fail_open(ws, failure)
-            raise copy_exception(failure) from exc
+            raise self._aborted_or(failure) from exc
 
-    def _fail_open(self, ws: websocket.WebSocket, failure: TransportError) -> None:
+    def _aborted_or(self, failure: TransportError) -> TransportError:
+        """What a failed connect raises: the reason it was aborted (the client closing), if
+        it was, rather than the EOF that the abort caused."""
+        cause = self._cause
+        return copy_exception(cause) if cause is not None else failure
+
+    def _fail_open(self, ws: websocket.WebSocket, exc: BaseException) -> None:
+        """Undo a failed open(): no thread, no descriptor is left behind."""
+        if isinstance(exc, TransportError):
+            failure = exc
+        else:
+            failure = TransportClosed(f"connecting was interrupted ({type(exc).__name__})")
+        self._end(failure)
         with self._lock:
-            if self._cause is None:
-                self._cause = failure
-            self._closing = True
-        self.registry.fail_all(failure)
+            self._state = State.CLOSED
+        self._released.set()  # the reader sees the failure and returns at once
         _shutdown(ws)
+        reader = self._reader
+        if reader is not None:
+            reader.join(_READER_WAKE_TIMEOUT)
+        self._close_descriptors()
         logger.info(
             "connection #%d to %s failed before connection_ack: %s",
             self.number,
@@ -344,13 +379,47 @@ class Connection:
             failure,
         )
 
-    def _send_close_quietly(self, ws: websocket.WebSocket, code: int, reason: str = "") -> None:
+    def _wait_readable(self, timeout: float | None) -> bool:
+        """Wait until the socket has data (or EOF); False when woken for anything else."""
+        frames = self._frames
+        ws = self._ws
+        assert frames is not None
+        assert ws is not None
+        assert self._selector is not None
+        if frames.primed:
+            return True
+        sock = ws.sock
+        # Decrypted bytes may wait in OpenSSL's buffer, where the selector cannot see them.
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        readable = False
+        for key, _ in self._selector.select(timeout):
+            if key.data:
+                readable = True
+            else:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+        return readable
+
+    def _wake(self) -> None:
+        """Wake the reader from its wait; lock-free, so safe in a finalizer."""
+        try:
+            os.write(self._wake_w, b"\0")
+        except OSError:
+            pass  # the pipe is full (a wake-up is pending anyway) or closed (the reader left)
+
+    def _send_close_quietly(self, code: int, reason: str = "") -> None:
         """Send our one Close frame, if nobody has (see ``_claim_close``); best effort.
 
         ``_close_send_lock`` is held across the send so that the reader's teardown, which
         takes it before closing the socket, cannot cut off a Close that another thread
         claimed and is still writing.
         """
+        ws = self._ws
+        if ws is None:
+            return
         with self._close_send_lock:
             if self._claim_close():
                 try:
@@ -358,188 +427,93 @@ class Connection:
                 except (websocket.WebSocketException, OSError, AttributeError):
                     pass
 
-    def _handshake(self) -> websocket.WebSocket:
-        options = self.options
-        url = redact_url(options.url)
-        header = [f"{name}: {value}" for name, value in options.headers.items()]
-        # Offered as a plain header, not through websocket-client's subprotocols=: its check
-        # fails with "Invalid WebSocket Header" and hides what the server answered.
-        header.append("Sec-WebSocket-Protocol: " + ", ".join(self.offer))
-        kwargs: dict[str, Any] = dict(options.connect_args)
-        # websocket-client follows redirects by default and sends every header again,
-        # credentials included, to wherever the Location points. Opt-in only.
-        kwargs.setdefault("redirect_limit", 0)
-        if options.is_secure:
-            kwargs["sslopt"] = self._sslopt(kwargs.get("sslopt"))
-        deadline = Deadline(options.connect_timeout)
-        direct: HandshakeSocket | None = None
-        try:
-            if can_open_directly(kwargs, kwargs.get("sslopt")):
-                sslopt = kwargs.pop("sslopt", None)
-                sock = open_socket(
-                    options.url,
-                    deadline,
-                    sslopt["context"] if sslopt else None,
-                    kwargs.pop("sockopt", ()),
-                )
-                direct = kwargs["socket"] = HandshakeSocket(sock)
-            ws = websocket.create_connection(
-                options.url,
-                timeout=deadline.remaining(),
-                header=header,
-                enable_multithread=True,
-                # The UTF-8 check is done once, by the JSON decoder reading bytes; websocket-
-                # client's pure-Python validator caps throughput at a few MB/s.
-                skip_utf8_validation=True,
-                **kwargs,
-            )
-            # websocket-client types ws.sock as a socket; here it may be our stand-in.
-            if direct is not None and ws.sock is direct:  # type: ignore[comparison-overlap]
-                ws.sock = direct.sock
-                self._leftover = direct.leftover
-            return ws
-        except websocket.WebSocketBadStatusException as exc:
-            status = exc.status_code
-            raise TransportServerError(
-                f"the server refused the WebSocket upgrade at {url} with HTTP {status}"
-                f"{_body_excerpt(exc.resp_body)}",
-                code=status,
-            ) from None
-        except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
-            raise ConnectTimeout(
-                f"could not connect to {url} within {options.connect_timeout} s"
-            ) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise TransportConnectionFailed(
-                f"TLS certificate verification failed for {url}: {exc.verify_message}"
-            ) from exc
-        except ssl.SSLError as exc:
-            raise TransportConnectionFailed(f"TLS handshake with {url} failed: {exc}") from exc
-        except (websocket.WebSocketAddressException, socket.gaierror) as exc:
-            raise TransportConnectionFailed(f"could not resolve the host of {url}") from exc
-        except websocket.WebSocketProxyException as exc:
-            raise TransportConnectionFailed(f"proxy failure connecting to {url}: {exc}") from exc
-        except websocket.WebSocketConnectionClosedException as exc:
-            raise TransportConnectionFailed(
-                f"{url} closed the connection during the WebSocket upgrade"
-            ) from exc
-        except websocket.WebSocketException as exc:
-            if "redirect limit" in str(exc).lower():
-                raise TransportServerError(
-                    f"{url} answered the WebSocket upgrade with a redirect; redirects are not "
-                    "followed unless connect_args={'redirect_limit': N} allows it (headers, "
-                    "credentials included, are then sent to the new location)"
-                ) from exc
-            raise TransportProtocolError(
-                f"invalid WebSocket upgrade response from {url}: {exc}"
-            ) from exc
-        except OSError as exc:
-            raise TransportConnectionFailed(
-                f"could not connect to {url}: {_describe_os_error(exc)}"
-            ) from exc
-
-    def _sslopt(self, given: Any) -> dict[str, Any]:
-        sslopt = dict(given or {})
-        ssl_option = self.options.ssl
-        if isinstance(ssl_option, ssl.SSLContext):
-            context = ssl_option
-            if context.verify_mode == ssl.CERT_NONE or not context.check_hostname:
-                logger.warning(
-                    "TLS certificate or hostname verification is off for %s",
-                    redact_url(self.options.url),
-                )
-            sslopt.setdefault("context", context)
-        elif not sslopt:
-            sslopt["context"] = ssl.create_default_context(cafile=certifi.where())
-        elif not ({"context", "ca_certs", "ca_cert_path", "cert_reqs"} & sslopt.keys()):
-            # websocket-client ignores every other key (certfile, ciphers, ...) when given a
-            # context: let it build one, from certifi's bundle.
-            sslopt["ca_certs"] = certifi.where()
-        elif sslopt.get("cert_reqs") == ssl.CERT_NONE:
-            logger.warning("TLS verification is off for %s", redact_url(self.options.url))
-        return sslopt
-
-    def _check_subprotocol(self, ws: websocket.WebSocket) -> str:
-        """Apply RFC 6455 §4.1 to the server's pick and name both sides when it fails."""
-        answer = (ws.getheaders() or {}).get("sec-websocket-protocol")
-        offered = ", ".join(self.offer)
-        if answer is None:
-            raise TransportProtocolError(
-                f"the server accepted the WebSocket upgrade without choosing a subprotocol "
-                f"(offered: {offered}); it may not speak GraphQL over WebSocket at this URL"
-            )
-        picked = answer.strip().lower()
-        for token in self.offer:
-            if token.lower() == picked:
-                return token
-        raise TransportProtocolError(
-            f"the server chose subprotocol {answer.strip()!r}, which was not offered "
-            f"(offered: {offered})"
-        )
+    def _claim_close(self) -> bool:
+        """True for the one caller that is to send our Close frame."""
+        with self._lock:
+            claimed = self._close_claimed
+            self._close_claimed = True
+        return not claimed
 
     # -- operations -------------------------------------------------------------------------
 
-    def start(self, payload: dict[str, Any]) -> tuple[str, OperationQueue]:
+    def start(self, op: Operation) -> bool:
         """Register an operation and send its start message; from any thread.
 
+        Returns False, having sent nothing, when the connection is no longer open.
+
         Raises:
-            TransportClosed (or what killed the connection): closing or closed.
-            TypeError, ValueError: the payload cannot be encoded as JSON.
+            TransportClosed (or what ended the connection): the send failed; part of the
+                message may have gone out. ``op`` is not registered.
+            ValueError: the message cannot be encoded as JSON, or is over
+                ``max_message_size``; nothing was sent and the connection is unharmed.
         """
-        if self.is_inherited:
-            raise _inherited_error()
-        op_id, queue = self.registry.open()
+        if self.pid != os.getpid():
+            raise inherited_error()
+        if self._state is not State.OPEN:
+            return False
         try:
-            if self._closing:
-                raise self._closing_error()
+            self.registry.open(op, self)
+        except TransportError:
+            return False
+        try:
             try:
-                text = self.protocol.subscribe(op_id, payload)
+                text = self.protocol.subscribe(op.id or "", op.payload())
             except LocalProtocolError:
-                # close() said goodbye between the check above and here.
-                raise self._closing_error() from None
+                # close() said goodbye since the check above.
+                self.registry.release(op)
+                return False
+            limit = self.options.max_message_size
+            if limit is not None and len(text) * 4 > limit:
+                size = len(text.encode())
+                if size > limit:
+                    raise ValueError(
+                        f"the operation's message is {size} bytes, over max_message_size="
+                        f"{limit}; nothing was sent"
+                    )
             self.send(text)
         except BaseException:
-            self.registry.release(op_id)
+            self.registry.release(op)
             raise
-        return op_id, queue
+        return True
 
     def _closing_error(self) -> TransportError:
         cause = self._cause
         return copy_exception(cause) if cause else TransportClosed("the connection is closing")
 
-    def orphan(self, op_id: str) -> None:
-        """Cancel an operation later, from the reader thread; safe in a finalizer."""
-        self._orphans.put(op_id)
+    def orphan(self, op: Operation) -> None:
+        """Cancel an operation from the reader thread, soon; safe in a finalizer."""
+        self._orphans.put(op)
+        self._wake()
 
-    def _cancel_orphans(self) -> None:
-        orphans = self._orphans
-        while not orphans.empty():
-            self.cancel(orphans.get_nowait())
-
-    def cancel(self, op_id: str) -> None:
+    def cancel(self, op: Operation) -> None:
         """Forget an operation whose caller has gone and tell the server, if it still runs.
 
         In a forked child it does nothing: the operation is the parent's.
         """
-        if self.is_inherited:
+        if self.pid != os.getpid():
             return
-        if self.registry.release(op_id):
-            self._send_quietly(self.protocol.cancel(op_id))
+        if self.registry.release(op):
+            assert op.id is not None
+            self.registry.drain(op.id)
+            self._send_quietly(self.protocol.cancel(op.id))
 
-    def finish(self, op_id: str) -> None:
-        """Let go of an operation after its first result (``execute()``)."""
-        if isinstance(self._protocol, ApolloProtocol):
+    def finish(self, op: Operation) -> None:
+        """Let go of an operation after the first result its caller wanted."""
+        protocol = self.protocol
+        if op.kind == "subscription":
+            # A subscription document given to execute(): it would go on streaming.
+            self.cancel(op)
+        elif not protocol.completes_queries:
             # Some Apollo servers never send complete after a query, and Ariadne drops the
             # whole connection on a stop for a finished one: forget it, send nothing.
-            self.registry.release(op_id)
-            return
-        # graphql-transport-ws servers end a query with complete, often a moment after the
-        # result. Sending our own complete would cost a frame per query; instead the id stays
-        # known until the server's complete, and a second result (a subscription document
-        # given to execute()) makes the reader cancel it.
-        stale = self.registry.detach(op_id)
-        if stale is not None:
-            self._send_quietly(self.protocol.cancel(stale))
+            self.registry.release(op)
+        else:
+            # graphql-transport-ws servers end a query with complete, often a moment after
+            # the result. Sending our own complete would cost a frame per query; instead the
+            # id stays known until the server's complete.
+            stale = self.registry.detach(op)
+            if stale is not None:
+                self._send_quietly(protocol.cancel(stale))
 
     def _send_quietly(self, text: str) -> None:
         try:
@@ -553,17 +527,28 @@ class Connection:
         """Send one text frame from any thread.
 
         Raises:
-            TransportClosed (or the exception that killed the connection): the frame was not
-                sent, or not whole; the connection is closing.
+            TransportClosed (or the exception that ended the connection): the frame was not
+                sent, or not whole; the connection is ending.
         """
-        if self.is_inherited:
-            raise _inherited_error()  # the socket is the parent's: never write to it
+        if self.pid != os.getpid():
+            raise inherited_error()  # the socket is the parent's: never write to it
         ws = self._ws
         assert ws is not None
         try:
             ws.send(text)
         except (websocket.WebSocketException, OSError, AttributeError) as exc:
             self._raise_send_failure(exc)
+        except BaseException as exc:
+            # KeyboardInterrupt (or anything else) part-way through a frame: the server now
+            # takes our next bytes for the rest of this frame. Nothing more can be sent.
+            failure = TransportClosed(
+                f"a send was interrupted ({type(exc).__name__}); the connection was dropped, "
+                "as part of a frame may have gone out",
+                1006,
+            )
+            failure.__cause__ = exc
+            self.abort(failure)
+            raise
 
     def _raise_send_failure(self, exc: BaseException) -> NoReturn:
         if self._cause is None:
@@ -577,13 +562,11 @@ class Connection:
                 )
             else:
                 failure = TransportClosed(
-                    f"connection lost while sending: {_describe_os_error(exc)}", 1006
+                    f"connection lost while sending: {describe_os_error(exc)}", 1006
                 )
             failure.__cause__ = exc
             self.abort(failure)
-        cause = self._cause
-        assert cause is not None
-        raise copy_exception(cause) from exc
+        raise self._closing_error() from exc
 
     def _send_protocol_ping(self) -> None:
         frame = self.protocol.ping()
@@ -601,38 +584,41 @@ class Connection:
     # -- the reader thread ------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        # Who wakes this wait: open(), on the ack (keep-alive set up) or on failure (not).
+        # Who wakes this wait: open(), on the ack or on failure.
         self._released.wait()
+        if self._state is State.CLOSED:
+            return  # connect() failed before the ack; it closes the socket
         keepalive = self._keepalive
-        if keepalive is None:
-            return  # connect() failed before the ack; it has closed the socket
         ws = self._ws
         protocol = self._protocol
+        frames = self._frames
+        assert keepalive is not None
         assert ws is not None
         assert protocol is not None
-        assert ws.sock is not None
-        frames = self._frames
         assert frames is not None
         keepalive.start()
         keepalive.arm()
         dispatch = self.registry.dispatch
         receive = protocol.receive
-        # graphql-transport-ws counts any message as a sign of life; Apollo only its ka.
-        touch_on_any = (
-            isinstance(protocol, TransportWSProtocol)
-            and self.options.keep_alive_timeout is not None
-        )
+        touch_on_any = protocol.any_message_is_alive and self.options.keep_alive_timeout is not None
         monotonic = time.monotonic
+        wait = self._wait_readable
+        orphans = self._orphans
+        registry = self.registry
+        # Frames since the last one for a cancelled id; past _DRAIN_QUIET, stop looking.
+        quiet = 0
         code = 1006
         reason = ""
         error: BaseException | None = None
+        linger = False
         try:
             while True:
-                try:
-                    messages = frames.read()
-                except TimeoutError:
-                    continue  # idle: the socket timeout only bounds sends
-                for opcode, data in messages:
+                # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
+                if not wait(None):
+                    if not orphans.empty() or self._goodbye_requested:
+                        self._serve_requests()
+                    continue
+                for opcode, data in frames.read():
                     if opcode != TEXT:
                         if opcode == PING:
                             ws.pong(bytes(data))
@@ -640,17 +626,23 @@ class Connection:
                             keepalive.ws_pong_received()
                         elif opcode == CLOSE:
                             code, reason = parse_close(data)
-                            # Settled before anything marks the connection as closing, so a
-                            # caller starting an operation now gets this code's exception.
-                            self._settle_cause(code, reason)
+                            self._end(self._close_error(code, reason))
                             # RFC 6455 §5.5.1: answer it, unless ours is out or on its way.
-                            self._send_close_quietly(ws, 1000)
+                            self._send_close_quietly(NORMAL_CLOSURE)
                             return
                         else:  # a binary message: neither protocol has any
                             raise protocol.binary_error()
                         continue
                     if touch_on_any:
                         keepalive.last_seen = monotonic()
+                    if registry.draining:
+                        if peek_id(data) in registry.draining:
+                            quiet = 0
+                            continue  # a result for a cancelled operation: not even decoded
+                        quiet += 1
+                        if quiet > _DRAIN_QUIET:
+                            quiet = 0
+                            registry.stop_draining()
                     event = receive(data)
                     kind = type(event)
                     if kind is Next or kind is Complete or kind is Error:
@@ -659,7 +651,7 @@ class Connection:
                             self._send_quietly(protocol.cancel(stale))
                     elif kind is Ping:
                         if self.options.answer_pings:
-                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]
+                            pong = protocol.pong(event.payload)  # type: ignore[union-attr]  # narrowed by kind
                             if pong is not None:
                                 self.send(pong)
                     elif kind is Pong:
@@ -667,21 +659,29 @@ class Connection:
                     elif kind is KeepAliveEvent:
                         keepalive.touch()
                     elif kind is ConnectionRefused:
-                        self._refused(event.message)  # type: ignore[union-attr]
-                if not self._orphans.empty():
-                    self._cancel_orphans()
+                        failure: TransportError = TransportServerError(
+                            "the server reported a connection error: " + event.message  # type: ignore[union-attr]  # narrowed by kind
+                        )
+                        self._end(failure)
+                        self._send_close_quietly(NORMAL_CLOSURE)
+                        linger = True
+                        return
         except RemoteProtocolError as exc:
             error = exc
             code = exc.close_code
-            self.abort(exc, close_code=exc.close_code, reason="protocol violation", linger=True)
+            self._end(_public(exc))
+            self._send_close_quietly(exc.close_code, "protocol violation")
+            linger = True
         except FrameError as exc:
             failure = TransportProtocolError(str(exc), exc.close_code)
             failure.__cause__ = exc
             error = exc
             code = exc.close_code
-            self.abort(failure, close_code=exc.close_code, reason="invalid frame", linger=True)
+            self._end(failure)
+            self._send_close_quietly(exc.close_code, "invalid frame")
+            linger = True
         except (ConnectionEOF, websocket.WebSocketException, OSError) as exc:
-            # EOF, reset, or our own shutdown() waking this thread: see _cause for which.
+            # EOF, reset, or abort()'s shutdown waking this thread: _cause says which.
             error = exc
         except TransportError as exc:
             # A send from this thread (pong) failed; the cause is recorded already.
@@ -692,91 +692,80 @@ class Connection:
             error = exc
             failure = TransportProtocolError(f"internal error in the reader thread: {exc!r}")
             failure.__cause__ = exc
-            self.abort(failure, close_code=4005, reason="internal client error")
+            self._end(failure)
+            self._send_close_quietly(INTERNAL_ERROR, "internal client error")
         finally:
-            self._teardown(code, reason, error)
+            self._teardown(code, reason, error, linger)
 
-    def _refused(self, message: str) -> None:
-        """Apollo's connection_error after the ack (before it, _await_ack handles it)."""
-        failure = TransportServerError(f"the server reported a connection error: {message}")
-        self.abort(failure, close_code=1000)
+    def _serve_requests(self) -> None:
+        """Work other threads handed to the reader: cancels of dropped subscriptions, and
+        the goodbye of a client that was garbage-collected."""
+        orphans = self._orphans
+        while not orphans.empty():
+            self.cancel(orphans.get_nowait())
+        if self._goodbye_requested and self._end(
+            TransportClosed("the client was garbage-collected", NORMAL_CLOSURE)
+        ):
+            self._say_goodbye()
 
-    def _claim_close(self) -> bool:
-        """True for the one caller that is to send our Close frame."""
+    def _close_error(self, code: int, reason: str) -> TransportError:
+        return self.protocol.close_error(code, reason, acknowledged=True, offered=self.offer)
+
+    def _teardown(self, code: int, reason: str, error: BaseException | None, linger: bool) -> None:
+        """The reader's way out: wake or hand back every operation, close the socket."""
+        failure = self._close_error(code, reason)
+        if error is not None:
+            failure.__cause__ = error
+        self._end(failure)
+        cause = self._cause
+        assert cause is not None
         with self._lock:
-            claimed = self._close_claimed
-            self._close_claimed = True
-            self._closing = True
-        return not claimed
-
-    def _settle_cause(
-        self, code: int, reason: str, error: BaseException | None = None
-    ) -> TransportError:
-        """Record why the connection ended, unless a cause is recorded already; return it."""
-        acknowledged = self.acknowledged
-        with self._lock:
-            cause = self._cause
-            if cause is None:
-                if self._closing_by_us:
-                    cause = TransportClosed("the client closed the connection", 1000)
-                else:
-                    assert self._protocol is not None
-                    cause = self._protocol.close_error(
-                        code, reason, acknowledged=acknowledged, offered=self.offer
-                    )
-                    if error is not None:
-                        cause.__cause__ = error
-                self._cause = cause
-        return cause
-
-    def _teardown(self, code: int, reason: str, error: BaseException | None) -> None:
-        """The one way out: settle the cause, wake everyone, close the socket."""
-        cause = self._settle_cause(code, reason, error)
+            self._state = State.CLOSED
         self.close_code = code
         self.close_reason = reason
-        self.registry.fail_all(cause)
+        ops = self.registry.take_all(cause)
         if self._keepalive is not None:
             self._keepalive.stop()
         if self._ws is not None:
-            if self._linger:
+            if linger:
                 self._drain()
             with self._close_send_lock:  # let a Close being written finish first
                 _shutdown(self._ws)
-        log = logger.debug if self._closing_by_us else logger.info
-        log("connection #%d closed: %s", self.number, cause)
+        self._close_descriptors()
+        logger.info("connection #%d closed: %s", self.number, cause)
+        # Last, with no lock held: the owner may start a reconnection or call user code.
+        self._on_lost(self, cause, ops)
+
+    def _close_descriptors(self) -> None:
+        selector, self._selector = self._selector, None
+        if selector is not None:
+            selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._wake_r = self._wake_w = -1
 
     # -- closing ----------------------------------------------------------------------------
 
-    def abort(
-        self,
-        exc: TransportError,
-        close_code: int | None = None,
-        reason: str = "",
-        *,
-        linger: bool = False,
-    ) -> None:
-        """Record why the connection ends (the first cause wins) and wake the reader.
+    def abort(self, exc: TransportError, close_code: int | None = None, reason: str = "") -> None:
+        """End the connection with ``exc`` (unless it ended already) and wake the reader.
 
         Safe from any thread. With ``close_code`` a Close frame is sent first, best effort.
-        ``linger`` is for the reader itself: instead of cutting the socket at once, its
-        teardown reads and discards until the server's EOF, so that the Close frame is not
-        lost to the TCP reset that closing with unread data causes.
         """
-        if linger:
-            self._linger = True
-        with self._lock:
-            if self._cause is None:
-                self._cause = exc
+        self._end(exc)
         ws = self._ws
-        if ws is None:
+        if ws is None or self.pid != os.getpid():
             return
         if close_code is not None:
-            self._send_close_quietly(ws, close_code, reason)
-        if not linger:
-            _shutdown_socket(ws)
+            self._send_close_quietly(close_code, reason)
+        _shutdown_socket(ws)
 
     def _drain(self) -> None:
-        """After our Close: discard what the server still sends until it closes, briefly."""
+        """After our Close: discard what the server still sends until it closes, briefly, so
+        that the Close is not lost to the reset that closing with unread data causes."""
         ws = self._ws
         sock = ws.sock if ws is not None else None
         if sock is None:
@@ -793,33 +782,46 @@ class Connection:
 
     def close(self) -> None:
         """Say goodbye, send Close 1000, wait up to ``close_timeout`` for the server's Close,
-        then make sure both threads are gone. Idempotent; safe from any thread."""
-        if self.is_inherited:
-            self._forget_inherited()
+        then make sure both threads are gone. Idempotent; safe from any thread.
+
+        Operations still waiting raise ``TransportClosed``: the client closed, so nothing
+        is handed back for another connection.
+        """
+        if self.pid != os.getpid():
+            self.forget_inherited()
             return
-        with self._lock:
-            first = not self._closing and self._cause is None
-            self._closing = True
-            self._closing_by_us = True
-        ws = self._ws
-        if first and ws is not None and self._protocol is not None:
-            live_ids = self.registry.live_ids()
+        closed = TransportClosed("the client closed the connection", NORMAL_CLOSURE)
+        if self._end(closed):
             # Waiters learn at once that the client closed; whatever the server still sends
             # for these operations (Apollo answers each stop with complete) is dropped.
-            self.registry.fail_all(TransportClosed("the client closed the connection", 1000))
-            try:
-                for frame in self._protocol.goodbye(live_ids):
-                    ws.send(frame)
-            except (websocket.WebSocketException, OSError, AttributeError):
-                _shutdown_socket(ws)
-            # The server may answer the goodbye with its own Close before this line, and the
-            # reader then answers it: the claim makes sure one Close goes out.
-            self._send_close_quietly(ws, 1000)
+            self._say_goodbye()
         self.join(self.options.close_timeout)
 
-    def _forget_inherited(self) -> None:
-        """In a forked child: release our copy of the descriptor, leave the parent's socket
-        (and its TCP connection) untouched. No Close frame, no shutdown()."""
+    def request_close(self) -> None:
+        """close() without waiting, for a finalizer: the reader says goodbye. Lock-free."""
+        self._goodbye_requested = True
+        self._wake()
+
+    def _say_goodbye(self) -> None:
+        ws = self._ws
+        if ws is None or self._protocol is None:
+            return
+        cause = self._cause
+        assert cause is not None
+        live_ids = self.registry.live_ids()
+        self.registry.fail_all(cause)
+        try:
+            for frame in self._protocol.goodbye(live_ids):
+                ws.send(frame)
+        except (websocket.WebSocketException, OSError, AttributeError):
+            _shutdown_socket(ws)
+        # The server may answer the goodbye with its own Close before this line, and the
+        # reader then answers it: the claim makes sure one Close goes out.
+        self._send_close_quietly(NORMAL_CLOSURE)
+
+    def forget_inherited(self) -> None:
+        """In a forked child: release this process's copy of the descriptors, leave the
+        parent's socket (and its TCP connection) untouched: no Close frame, no shutdown()."""
         ws = self._ws
         sock = ws.sock if ws is not None else None
         if sock is not None:
@@ -827,8 +829,11 @@ class Connection:
                 sock.close()  # closes this process's descriptor only
             except OSError:
                 pass
-            ws.sock = None  # type: ignore[union-attr]
-        self.registry.fail_all(_inherited_error())
+            ws.sock = None  # type: ignore[union-attr]  # websocket-client allows None here
+        try:
+            self._close_descriptors()
+        except OSError:
+            pass
 
     def join(self, timeout: float | None) -> None:
         """Wait for the reader to see the server's Close (or EOF), then for both threads."""
@@ -850,6 +855,14 @@ class Connection:
             self._keepalive.join(timeout)
 
 
+def _public(exc: RemoteProtocolError) -> TransportProtocolError:
+    """The exception callers see for a server's protocol violation: a public class that
+    survives pickle, with the close code we sent."""
+    failure = TransportProtocolError(str(exc), exc.close_code)
+    failure.__cause__ = exc.__cause__
+    return failure
+
+
 def _shutdown_socket(ws: websocket.WebSocket) -> None:
     """Wake a reader blocked on this socket; works after send_close() too (unlike abort())."""
     sock = ws.sock
@@ -868,29 +881,8 @@ def _shutdown(ws: websocket.WebSocket) -> None:
         pass
 
 
-def _inherited_error() -> TransportClosed:
+def inherited_error() -> TransportClosed:
     return TransportClosed(
-        "this connection belongs to the parent process (os.fork); connect again in the child"
+        "this operation belongs to the parent process (os.fork); the child connects afresh: "
+        "start it again in the child"
     )
-
-
-def _describe_os_error(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by peer"
-    if isinstance(exc, BrokenPipeError):
-        return "broken pipe"
-    text = str(exc)
-    return text or type(exc).__name__
-
-
-def _body_excerpt(body: Any) -> str:
-    if not body:
-        return ""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    text = " ".join(str(body).split())
-    if len(text) > 200:
-        text = text[:200] + "…"
-    return f": {text}"

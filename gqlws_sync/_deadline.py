@@ -26,3 +26,12 @@ class Deadline:
 
     def expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def capped(self, timeout: float | None) -> Deadline:
+        """A deadline for one step: ``timeout`` from now, but never past this one."""
+        remaining = self.remaining()
+        if timeout is None:
+            return Deadline(remaining)
+        if remaining is None:
+            return Deadline(timeout)
+        return Deadline(min(timeout, remaining))

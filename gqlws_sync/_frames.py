@@ -13,7 +13,6 @@ length, the payload. What is malformed raises ``FrameError`` with the close code
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import threading
@@ -72,8 +71,8 @@ class FrameReader:
             tls_lock: for a TLS socket, the lock that every write holds (websocket-client's
                 send lock). OpenSSL must not read and write one connection from two threads
                 at once when the socket has a timeout: the two calls overwrite each other's
-                "want read/write" state, and the reader sees a spurious EOF. So the reader
-                waits for data without the lock and decrypts with it.
+                "want read/write" state, and the reader sees a spurious EOF. So reads
+                decrypt holding the lock, without waiting for the network.
             initial: bytes already read from the socket (past the HTTP upgrade response);
                 the first ``read()`` parses them before it reads anything more.
         """
@@ -86,12 +85,15 @@ class FrameReader:
         self._fragments_opcode = 0
 
     def read(self) -> list[tuple[int, bytearray]]:
-        """Block until at least one more chunk arrived; return the messages it completed.
+        """Read one chunk from a readable socket; return the messages it completed.
+
+        Call it when the socket is readable (or ``primed``): waiting is the caller's job,
+        so that the wait can also watch a wake-up descriptor.
 
         Raises:
             ConnectionEOF: the connection ended.
             FrameError: malformed framing or a message over ``max_size``.
-            socket.timeout: nothing arrived within the socket's timeout (nothing is lost).
+            TimeoutError: nothing arrived within the socket's timeout (nothing is lost).
             OSError: the socket failed.
         """
         buffer = self._buffer
@@ -99,6 +101,8 @@ class FrameReader:
             self._primed = False  # parse what the handshake read past the response first
         else:
             chunk = self._recv()
+            if chunk is None:
+                return []  # part of a TLS record: the rest is on its way
             if not chunk:
                 raise ConnectionEOF("the server closed the TCP connection")
             buffer += chunk
@@ -151,19 +155,29 @@ class FrameReader:
             del buffer[:pos]
         return messages
 
-    def _recv(self) -> bytes:
+    @property
+    def primed(self) -> bool:
+        """True while bytes read during the handshake wait to be parsed: read() needs no
+        data from the socket then."""
+        return self._primed
+
+    def _recv(self) -> bytes | None:
         sock = self._sock
         lock = self._tls_lock
         if lock is None:
             return sock.recv(_CHUNK)
-        assert isinstance(sock, ssl.SSLSocket)
-        # Decrypted bytes may wait in OpenSSL's buffer, where select() cannot see them.
-        if not sock.pending():
-            ready, _, _ = select.select([sock], [], [], sock.gettimeout())
-            if not ready:
-                raise TimeoutError("no data within the socket timeout")
+        # TLS: decrypt holding the send lock, but never wait for the network holding it. A
+        # record may be only partly here although the socket is readable; a blocking read
+        # would hold the lock (and every sender) until the rest arrives.
         with lock:
-            return sock.recv(_CHUNK)
+            timeout = sock.gettimeout()
+            sock.settimeout(0.0)
+            try:
+                return sock.recv(_CHUNK)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return None
+            finally:
+                sock.settimeout(timeout)
 
     def _fragment(
         self, opcode: int, fin: bool, payload: bytearray, messages: list[tuple[int, bytearray]]

@@ -5,6 +5,8 @@
     gqlws URL QUERY [-V name=value]... [-H 'Name: value']... [options]
     gqlws URL --print-schema [options]
     gqlws --demo QUERY [options]          (against an embedded reference server)
+    gqlws serve [--port N] [--tls] ...    (run the reference server; see gqlws serve --help)
+    gqlws demo                            (a tour of the client against that server)
 
 A query or mutation prints its ``data`` as JSON on stdout. A subscription prints one JSON
 line per event, flushed at once, until the server completes it or Ctrl-C stops it (the
@@ -47,7 +49,9 @@ import json
 import logging
 import math
 import os
+import re
 import signal
+import socket
 import ssl
 import sys
 import traceback
@@ -55,6 +59,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
+from urllib.parse import urlsplit
 
 from graphql import (
     GraphQLError,
@@ -115,13 +120,18 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 _MASK = "***"
+#: A GraphQL name (spec section 2.1.9); a -V name must be one.
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 _EPILOG = """\
 QUERY:
   the GraphQL document itself, '-' to read it from stdin, or '@FILE' to read it from FILE.
 
-variables (-V name=value):
-  the value is parsed as JSON when it parses (-V n=3 is the number 3, -V on=true a boolean,
+variables (-V name=value, or gql-cli's -V name:value):
+  the name ends at the first '=' or ':', whichever comes first (a GraphQL name holds
+  neither), and the rest is the value: -V url=http://x:1/ and -V url:http://x:1/ both set
+  url to "http://x:1/", and -V t:12=30 sets t to "12=30".
+  The value is parsed as JSON when it parses (-V n=3 is the number 3, -V on=true a boolean,
   -V 'ids=[1,2]' a list, -V 'in={"a":1}' an object), and kept as a string otherwise
   (-V name=Ada is "Ada", -V zip=007 is "007"). Quote to force a string: -V 'n="3"'.
 
@@ -143,6 +153,10 @@ exit codes:
   141  stdout closed early (e.g. piped into head)
 
 Errors are one line on stderr and never show header values or the init payload.
+When --subprotocol names a protocol the server does not speak, the line says which option
+to use instead. When a failure to connect looks like the wrong scheme (ws:// to a TLS port,
+wss:// to a plain one), one more short connection checks what the port speaks, and if it
+is the other, the line ends with: did you mean wss://...? (or ws://).
 
 examples:
   gqlws ws://localhost:8000/graphql '{ hello }'
@@ -184,11 +198,15 @@ def _one_line(text: str) -> str:
 
 
 def _variable(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError("expected name=value")
-    return name, _json_or_string(raw)
+    # gql-cli writes name:value, curl-like tools name=value. A GraphQL name can hold neither
+    # character, so the first of the two always ends the name and the value may contain both.
+    cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
+    if cut < 0:
+        raise argparse.ArgumentTypeError("expected name=value or name:value")
+    name = text[:cut].strip()
+    if not _NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a GraphQL variable name")
+    return name, _json_or_string(text[cut + 1 :])
 
 
 def _json_or_string(raw: str) -> Any:
@@ -249,11 +267,15 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
         usage=(
             f"{PROG} URL QUERY [options]\n"
             f"       {PROG} URL --print-schema [options]\n"
-            f"       {PROG} --demo QUERY [options]"
+            f"       {PROG} --demo QUERY [options]\n"
+            f"       {PROG} serve [--port N] [--tls] [faults]   (see {PROG} serve --help)\n"
+            f"       {PROG} demo"
         ),
         description=(
             "Run one GraphQL query, mutation or subscription over a WebSocket\n"
-            "(graphql-transport-ws or Apollo's graphql-ws) and print the result as JSON."
+            "(graphql-transport-ws or Apollo's graphql-ws) and print the result as JSON.\n"
+            f"'{PROG} serve' runs a server to try it against (with faults on demand);\n"
+            f"'{PROG} demo' shows the client library at work against that server."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -273,7 +295,10 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
         type=_variable,
         default=[],
         metavar="NAME=VALUE",
-        help="set a variable; VALUE is JSON if it parses, else a string (repeatable)",
+        help=(
+            "set a variable (NAME:VALUE works too); VALUE is JSON if it parses, else a string "
+            "(repeatable)"
+        ),
     )
     parser.add_argument(
         "-H",
@@ -387,7 +412,8 @@ def _request(args: argparse.Namespace) -> Request:
         raise UsageError(f"URL must start with ws:// or wss://, not {redact_url(url)!r}")
     is_tls = url is not None and url.startswith("wss://")
     if (args.ca or args.insecure) and not is_tls:
-        raise UsageError("--ca and --insecure need a wss:// URL")
+        suggestion = "" if url is None else f" (did you mean {_other_scheme(url)}?)"
+        raise UsageError(f"--ca and --insecure need a wss:// URL{suggestion}")
 
     document = None
     is_subscription = False
@@ -521,6 +547,142 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TransportError):
         return f"connection failed: {exc}"
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+# -- hints in the command's own terms ------------------------------------------------------
+
+#: The library's advice to Python callers ("pass subprotocols=[...]"), from the ';' that opens
+#: the clause to the end of the message; the command says it with its own options instead.
+_PYTHON_ADVICE = re.compile(r";[^;]*\bsubprotocols=\[.*$")
+#: What the client says when the upgrade succeeded but no subprotocol was chosen.
+_NO_CHOICE = "without choosing a subprotocol"
+#: Bound on the one extra connection that checks a suspected wrong scheme.
+PROBE_TIMEOUT = 2.0
+
+
+def _with_hints(line: str, exc: BaseException, request: Request) -> str:
+    """The error line, with advice a person at a shell can act on.
+
+    The library's messages advise Python callers; the command's users need its options.
+    A scheme is suggested only once one short connection has shown what the port speaks,
+    so the advice is never a guess.
+    """
+    line = _subprotocol_advice(line, exc, request.subprotocols)
+    if request.url is not None:
+        hint = _scheme_hint(request.url, exc)
+        if hint is not None:
+            line += f"; {hint}"
+    return line
+
+
+def _subprotocol_advice(line: str, exc: BaseException, offered: list[str] | None) -> str:
+    if not isinstance(exc, TransportProtocolError):
+        return line
+    other = None
+    if offered is not None:
+        other = APOLLO_SUBPROTOCOL if offered == [GRAPHQLWS_SUBPROTOCOL] else GRAPHQLWS_SUBPROTOCOL
+    use_other = f"use --subprotocol {other}, or leave out --subprotocol to offer both"
+    if _PYTHON_ADVICE.search(line):
+        # The server took the subprotocol offered, then closed 1002/4406 before the ack.
+        if other is None:
+            # Without --subprotocol the client has already tried each protocol in turn.
+            advice = (
+                f"; it refused both {GRAPHQLWS_SUBPROTOCOL} and {APOLLO_SUBPROTOCOL}: "
+                "check that the URL is a GraphQL over WebSocket endpoint"
+            )
+        else:
+            advice = f"; it probably speaks {other}: {use_other}"
+        return _PYTHON_ADVICE.sub(lambda _match: advice, line)
+    if other is not None and _NO_CHOICE in line:
+        # graphql-ws on Node, for one, accepts an upgrade that offers only a protocol it does
+        # not speak, without choosing it, and closes 4406 a moment later.
+        head = line[: line.rfind(";")] if ";" in line else line
+        return f"{head}; a server that speaks only {other} answers this way: {use_other}"
+    return line
+
+
+def _scheme_hint(url: str, exc: BaseException) -> str | None:
+    """The "did you mean wss://…?" advice, or None unless the other scheme is shown to fit."""
+    if isinstance(exc, TimeoutError) or not isinstance(exc, TransportError):
+        return None
+    if _in_chain(exc, (ConnectionRefusedError, socket.gaierror, ssl.SSLCertVerificationError)):
+        return None  # no TCP connection, or a TLS handshake that got as far as a certificate
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if host is None:
+        return None
+    if parts.scheme == "ws":
+        # A TLS port drops or refuses (nginx, Go: HTTP 400) a plain HTTP request; anything
+        # that speaks WebSocket closes with a code of its own instead.
+        suspect = isinstance(exc, TransportConnectionFailed) or (
+            isinstance(exc, (TransportProtocolError, TransportServerError))
+            and exc.code in (None, 400)
+        )
+        if suspect and _speaks_tls(host, port or 80):
+            return f"did you mean {_other_scheme(url)}? (port {port or 80} speaks TLS)"
+    elif parts.scheme == "wss":
+        suspect = isinstance(exc, TransportConnectionFailed) and _in_chain(
+            exc, (ssl.SSLError, ConnectionError)
+        )
+        if suspect and _speaks_plain_http(host, port or 443):
+            return (
+                f"did you mean {_other_scheme(url)}? "
+                f"(port {port or 443} speaks plain HTTP, not TLS)"
+            )
+    return None
+
+
+def _other_scheme(url: str) -> str:
+    """``url`` with ws:// and wss:// swapped, fit to print (no credentials)."""
+    swapped = "ws://" + url[6:] if url.startswith("wss://") else "wss://" + url[5:]
+    return redact_url(swapped)
+
+
+def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, types):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """Whether a TLS handshake with ``host:port`` completes; nothing is verified or requested."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), PROBE_TIMEOUT) as sock,
+            context.wrap_socket(sock, server_hostname=host),
+        ):
+            return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
+
+
+def _speaks_plain_http(host: str, port: int) -> bool:
+    """Whether ``host:port`` answers a plain HTTP request for ``/`` in HTTP."""
+    authority = f"[{host}]" if ":" in host else host
+    answer = b""
+    try:
+        request = f"GET / HTTP/1.1\r\nHost: {authority}:{port}\r\nConnection: close\r\n\r\n"
+        with socket.create_connection((host, port), PROBE_TIMEOUT) as sock:
+            sock.sendall(request.encode("ascii"))
+            while len(answer) < 5:
+                chunk = sock.recv(5 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except (OSError, UnicodeError):
+        return False
+    return answer == b"HTTP/"
 
 
 def _error_message(error: Any) -> str:
@@ -667,6 +829,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name; ``None`` reads ``sys.argv``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A URL starts with ws:// or wss://, so these words can only be subcommands. Their
+    # modules are imported on demand: they need the server extra, the command does not.
+    if argv[:1] == ["serve"]:
+        from ._serve import main as serve_main  # noqa: PLC0415
+
+        return serve_main(argv[1:])
+    if argv[:1] == ["demo"]:
+        from ._demo import main as demo_main  # noqa: PLC0415
+
+        return demo_main(argv[1:])
     # A shell that started us in the background may have left SIGINT ignored; the exit
     # code table promises that Ctrl-C stops a subscription cleanly.
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
@@ -680,8 +852,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
 
+    request: Request | None = None
     try:
-        return _run(_request(args))
+        request = _request(args)
+        return _run(request)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -697,6 +871,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code == EXIT_INTERNAL and args.verbose:
             traceback.print_exc()
         line = _describe(exc)
+        if request is not None:
+            line = _with_hints(line, exc, request)
         for secret in secrets:
             line = line.replace(secret, _MASK)
         print(f"{PROG}: {_one_line(line)}", file=sys.stderr)

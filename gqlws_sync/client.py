@@ -1,32 +1,33 @@
 """The public Client: blocking ``execute()`` and iterator ``subscribe()`` over one connection.
 
-Any number of threads may share one Client. The Client itself only keeps the current
-connection; everything that touches the socket lives in ``_connection``.
+Any number of threads may share one Client. The Client checks arguments and parses
+documents on the caller's thread; the connection's life (connect on demand, reconnect,
+fork) belongs to its supervisor, and everything that touches the socket to ``_connection``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import ssl as ssl_module
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from queue import Empty
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
+from typing import Any, Final, Generic, Literal, TypeVar, overload
 
-from graphql import DocumentNode, ExecutionResult, print_ast
+from graphql import ExecutionResult, GraphQLSchema
 
-from ._connection import Connection
 from ._deadline import Deadline
+from ._documents import Document, prepare
 from ._protocol import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
 from ._protocol.events import Complete, Error, Next
-from ._registry import OperationQueue, copy_exception
+from ._registry import Operation, copy_exception
+from ._schema import INTROSPECTION_QUERY, Validator, as_schema, from_introspection
+from ._supervisor import Supervisor, check_generation, generation
 from .exceptions import (
     OperationTimeout,
-    TransportAlreadyConnected,
-    TransportClosed,
     TransportError,
     TransportProtocolError,
     TransportQueryError,
@@ -35,11 +36,16 @@ from .options import (
     DEFAULT_ACK_TIMEOUT,
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BUFFERED_EVENTS,
     DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_SUBPROTOCOLS,
     DEFAULT_WS_PING_INTERVAL,
     DEFAULT_WS_PONG_TIMEOUT,
     ClientOptions,
+    HeadersOption,
+    InitPayloadOption,
+    Overflow,
+    Reconnect,
+    check_buffering,
     check_duration,
     redact_url,
 )
@@ -48,32 +54,24 @@ __all__ = ["APOLLO_SUBPROTOCOL", "GRAPHQLWS_SUBPROTOCOL", "Client", "Subscriptio
 
 logger = logging.getLogger("gqlws_sync.client")
 
-#: Every client of this process, so that a forked child gets fresh locks (see _connection).
-_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-
-
-def _reset_locks_after_fork() -> None:
-    for client in list(_clients):
-        client._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_locks_after_fork)
-
 #: gql's ``Client(execute_timeout=10)``: a query that takes longer is usually stuck.
 DEFAULT_EXECUTE_TIMEOUT = 10.0
 
 T = TypeVar("T", dict[str, Any], ExecutionResult)
 
 
-class _HasDocument(Protocol):
-    """gql 4's ``GraphQLRequest`` (what ``gql("...")`` returns), without importing gql."""
+class _Default:
+    """The type of ``DEFAULT``: "not given", where ``None`` already means "no limit"."""
 
-    @property
-    def document(self) -> DocumentNode: ...
+    def __repr__(self) -> str:
+        return "DEFAULT"
 
 
-Document: TypeAlias = "str | DocumentNode | _HasDocument"
+#: ``execute(timeout=DEFAULT)`` uses the client's ``execute_timeout``.
+DEFAULT: Final = _Default()
+
+#: Decides which thread fetches a schema for fetch_schema=True (held for no I/O).
+_FETCH_LOCK = threading.Lock()
 
 # Put in a subscription's queue by Subscription.close() to wake a thread blocked in next().
 _CLOSED = Complete("")
@@ -83,7 +81,9 @@ class Client:
     """A synchronous GraphQL-over-WebSocket client; one connection shared by all threads.
 
     Options and their defaults follow gql's ``WebsocketsTransport`` (see the README's options
-    table). The connection opens on ``connect()`` or on entering ``with``.
+    table). The connection opens on ``connect()``, on entering ``with``, or on the first
+    operation; with ``reconnect`` on (the default) a lost connection is reopened in the
+    background and live subscriptions go on.
     """
 
     #: The graphql-ws library's protocol.
@@ -95,9 +95,9 @@ class Client:
         self,
         url: str,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersOption = None,
         ssl: bool | ssl_module.SSLContext = False,
-        init_payload: dict[str, Any] | None = None,
+        init_payload: InitPayloadOption = None,
         subprotocols: Sequence[str] | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
@@ -113,7 +113,16 @@ class Client:
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         json_loads: Callable[[str | bytes | bytearray], Any] | None = None,
         json_dumps: Callable[[Any], str] | None = None,
+        reconnect: bool | Reconnect = True,
+        on_connect: Callable[[Client], None] | None = None,
+        on_disconnect: Callable[[Client, BaseException], None] | None = None,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
+        overflow: Overflow = "error",
+        schema: str | GraphQLSchema | None = None,
+        fetch_schema: bool = False,
     ) -> None:
+        # Set first: __del__ runs even when a check below raises.
+        self._supervisor: Supervisor | None = None
         self.options = ClientOptions.build(
             url,
             headers=headers,
@@ -133,113 +142,128 @@ class Client:
             max_message_size=max_message_size,
             json_loads=json_loads,
             json_dumps=json_dumps,
+            reconnect=reconnect,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+            max_buffered_events=max_buffered_events,
+            overflow=overflow,
         )
         self.execute_timeout = check_duration("execute_timeout", execute_timeout)
-        self._lock = threading.Lock()  # guards _connection and _connecting; never held blocking
-        self._connection: Connection | None = None
-        self._connecting = False
-        self._close_requested = False  # close() during connect(): connect() closes at its end
-        self._connect_done = threading.Event()
-        self._connect_done.set()
-        _clients.add(self)
+        if not isinstance(fetch_schema, bool):
+            raise TypeError(f"fetch_schema must be a bool, not {fetch_schema!r}")
+        if fetch_schema and schema is not None:
+            raise ValueError("give schema= or fetch_schema=True, not both")
+        self._validator = None if schema is None else Validator(as_schema(schema))
+        self._fetch_schema = fetch_schema
+        # Set while one thread fetches the schema for fetch_schema=True; the others wait.
+        self._schema_fetched: threading.Event | None = None
+        # A weak reference: the supervisor's threads must not keep the client alive, or a
+        # client dropped without close() would never be collected (and closed).
+        self._supervisor = Supervisor(self.options, weakref.ref(self))
 
     def __repr__(self) -> str:
-        conn = self._connection
-        state = "not connected" if conn is None else ("closed" if conn.is_closed else "open")
+        supervisor = self._supervisor
+        state = "open" if supervisor is not None and supervisor.is_connected else "not connected"
         return f"<Client {redact_url(self.options.url)} {state}>"
+
+    def __del__(self) -> None:
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor.is_connected:
+            # As for files and sockets: the connection should have been closed explicitly.
+            warnings.warn(
+                f"unclosed {self!r}; call close() or use 'with'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            supervisor.close_from_finalizer()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
+    def _sup(self) -> Supervisor:
+        supervisor = self._supervisor
+        assert supervisor is not None
+        return supervisor
+
+    @property
     def subprotocol(self) -> str | None:
-        """The subprotocol the server picked; ``None`` before the first connect()."""
-        conn = self._connection
-        return None if conn is None else conn.subprotocol
+        """The subprotocol the server picked; ``None`` before the first connection."""
+        connection = self._sup.connection
+        return None if connection is None else connection.subprotocol
 
     @property
     def is_connected(self) -> bool:
-        conn = self._connection
-        return conn is not None and not conn.is_closed
+        return self._sup.is_connected
+
+    @property
+    def schema(self) -> GraphQLSchema | None:
+        """The schema documents are validated against: given, or fetched (``None``: none)."""
+        validator = self._validator
+        return None if validator is None else validator.schema
+
+    def fetch_schema(self, *, timeout: float | _Default | None = DEFAULT) -> GraphQLSchema:
+        """Ask the server for its schema (introspection, over this connection).
+
+        The result is returned, not kept: pass it as ``schema=`` to a client, or use
+        ``fetch_schema=True`` to have documents validated against the server's schema.
+
+        Raises:
+            The errors of ``execute()``: a server that refuses introspection answers with
+            ``TransportQueryError``.
+        """
+        data = self.execute(INTROSPECTION_QUERY, timeout=timeout, _validate=False)
+        return from_introspection(data)
+
+    def _ensure_schema(self) -> None:
+        """For ``fetch_schema=True``: fetch the schema once, before the first operation.
+
+        One thread fetches; the others wait for it, and try themselves if it failed.
+        """
+        while self._validator is None:
+            with _FETCH_LOCK:  # only decides who fetches; never held while fetching
+                waiting = self._schema_fetched
+                mine = waiting is None
+                if waiting is None:
+                    waiting = self._schema_fetched = threading.Event()
+            if mine:
+                try:
+                    self._validator = Validator(self.fetch_schema())
+                finally:
+                    if self._validator is None:
+                        self._schema_fetched = None  # failed: the next caller tries again
+                    waiting.set()
+            # Who wakes it: the fetching thread's finally; its fetch is an execute(), bounded
+            # by execute_timeout (plus the connect when it had to connect first).
+            elif not waiting.wait(
+                None if self.execute_timeout is None else 2 * self.execute_timeout
+            ):
+                raise OperationTimeout("the schema was not fetched in time by another thread")
 
     def connect(self) -> None:
-        """Open the connection and wait for ``connection_ack``.
+        """Open the connection now and wait for ``connection_ack``.
 
-        With the default ``subprotocols``, a server that accepts the first offered
-        subprotocol and then closes with 1002 or 4406 (a legacy server that speaks only the
-        other one) is retried once, offering only the other.
+        Not needed before operations (they connect on demand), but it reports a wrong URL
+        or refused credentials at start-up. With the default ``subprotocols``, a server that
+        accepts the first offered subprotocol and then closes with 1002 or 4406 (a legacy
+        server that speaks only the other one) is retried once, offering only the other.
 
         Raises:
             TransportAlreadyConnected: connected (or connecting) already.
             TransportConnectionFailed, TransportServerError, TransportProtocolError: see the
                 README's error table; nothing is left running.
         """
-        with self._lock:
-            if self._connecting or (
-                self._connection is not None and not self._connection.is_closed
-            ):
-                raise TransportAlreadyConnected(
-                    f"already connected to {redact_url(self.options.url)}"
-                )
-            self._connecting = True
-            self._close_requested = False
-            self._connect_done.clear()
-        try:
-            try:
-                connection = self._open()
-            finally:
-                with self._lock:
-                    self._connecting = False
-            with self._lock:
-                self._connection = connection
-                close_requested = self._close_requested
-            if close_requested:
-                # close() ran in another thread while this one was connecting.
-                connection.close()
-                raise TransportClosed("the client was closed while connecting", 1000)
-        finally:
-            self._connect_done.set()
-
-    def _open(self) -> Connection:
-        options = self.options
-        connection = Connection(options, options.subprotocols)
-        try:
-            connection.open()
-        except TransportProtocolError as exc:
-            picked = connection.subprotocol
-            if not (
-                options.default_subprotocols
-                and exc.code in (1002, 4406)
-                and picked is not None
-                and not connection.acknowledged
-            ):
-                raise
-            other = tuple(token for token in DEFAULT_SUBPROTOCOLS if token != picked)
-            logger.info(
-                "server accepted %s, then closed with %s; retrying with %s only",
-                picked,
-                exc.code,
-                other[0],
-            )
-            connection = Connection(options, other)
-            connection.open()
-        return connection
+        self._sup.connect()
+        if self._fetch_schema and self._validator is None:
+            self._ensure_schema()
 
     def close(self) -> None:
-        """Send the protocol's goodbye and Close, then join both threads.
+        """Send the protocol's goodbye and Close, stop any reconnection, join our threads.
 
         Waits at most ``close_timeout`` for the server's Close. Idempotent. Every operation
-        still waiting raises ``TransportClosed``.
+        still waiting raises ``TransportClosed``; later ones too, until ``connect()``.
         """
-        with self._lock:
-            connection = self._connection
-            self._close_requested = connecting = self._connecting
-        if connecting:
-            # Who wakes it: connect(), which closes what it opened when it sees the request;
-            # bounded because connect() itself is (connect_timeout + ack_timeout).
-            self._connect_done.wait(self.options.close_timeout)
-            return
-        if connection is not None:
-            connection.close()
+        self._sup.close()
 
     def __enter__(self) -> Client:
         """Connect, unless connected already (a client opened at start-up may enter ``with``
@@ -256,18 +280,40 @@ class Client:
     ) -> None:
         self.close()
 
-    def _live_connection(self) -> Connection:
-        connection = self._connection
-        if connection is None:
-            raise TransportClosed("not connected: call connect() or use 'with Client(...)'")
-        if connection.is_inherited:
-            raise TransportClosed(
-                "this client was connected in the parent process before os.fork(); "
-                "its connection cannot be shared: call connect() in the child"
-            )
-        return connection
-
     # -- operations -------------------------------------------------------------------------
+
+    def _operation(
+        self,
+        document: Document,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        extensions: Mapping[str, Any] | None,
+        *,
+        single: bool,
+        max_buffered: int | None = None,
+        drop_oldest: bool = False,
+        resubscribe: bool = True,
+        validate: bool = True,
+    ) -> Operation:
+        parsed, variables, operation_name = prepare(document, variables, operation_name)
+        if validate:
+            if self._fetch_schema and self._validator is None:
+                self._ensure_schema()
+            validator = self._validator
+            if validator is not None:
+                validator.check(parsed)
+        return Operation(
+            parsed.text,
+            variables,
+            operation_name,
+            None if extensions is None else dict(extensions),
+            parsed.kind(operation_name),
+            single=single,
+            generation=generation(),
+            max_buffered=max_buffered,
+            drop_oldest=drop_oldest,
+            resubscribe=resubscribe,
+        )
 
     @overload
     def execute(
@@ -276,9 +322,10 @@ class Client:
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
-        timeout: float | None = ...,
+        timeout: float | _Default | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[False] = ...,
+        _validate: bool = ...,
     ) -> dict[str, Any]: ...
 
     @overload
@@ -288,9 +335,10 @@ class Client:
         variables: Mapping[str, Any] | None = ...,
         operation_name: str | None = ...,
         *,
-        timeout: float | None = ...,
+        timeout: float | _Default | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[True],
+        _validate: bool = ...,
     ) -> ExecutionResult: ...
 
     def execute(
@@ -299,53 +347,65 @@ class Client:
         variables: Mapping[str, Any] | None = None,
         operation_name: str | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | _Default | None = DEFAULT,
         extensions: Mapping[str, Any] | None = None,
         get_execution_result: bool = False,
+        _validate: bool = True,
     ) -> dict[str, Any] | ExecutionResult:
         """Run a query or mutation and return its ``data``.
 
-        Returns on the first result: some Apollo-protocol servers never send ``complete``
-        after it. Safe to call from many threads at once.
+        Connects first if needed. Returns on the first result: some Apollo-protocol servers
+        never send ``complete`` after it; a subscription document is stopped on the server
+        after its first result. Safe to call from many threads at once.
 
         Args:
-            timeout: seconds to wait for the result; ``None`` uses the client's
-                ``execute_timeout``.
+            timeout: seconds for the whole call (connecting included); left out, the
+                client's ``execute_timeout``; ``None``, no limit.
             get_execution_result: return a graphql-core ``ExecutionResult`` (with
                 ``extensions``) instead of the ``data`` dict.
 
         Raises:
+            GraphQLSyntaxError, GraphQLError: the document does not parse, or names no
+                single operation; nothing was sent.
+            GraphQLValidationError: given a schema, the document is not valid against it;
+                nothing was sent.
+            ValueError: the variables hold NaN or infinity, or the message is over
+                ``max_message_size``; nothing was sent.
             TransportQueryError: the server answered with errors; the connection is fine.
             OperationTimeout: no result in time; the operation was cancelled on the server.
-            TransportClosed (or the exception that killed the connection): the connection
-                died before the result came; the operation may or may not have run.
+            TransportClosed (or the exception that ended the connection): the connection
+                was lost and the operation could not be sent again (a mutation: it may or
+                may not have been applied).
         """
-        timeout = check_duration("timeout", timeout)
-        if timeout is None:
-            timeout = self.execute_timeout
+        timeout = self.execute_timeout if timeout is DEFAULT else check_duration("timeout", timeout)
         deadline = Deadline(timeout)
-        connection = self._live_connection()
-        op_id, queue = connection.start(_payload(document, variables, operation_name, extensions))
+        op = self._operation(
+            document, variables, operation_name, extensions, single=True, validate=_validate
+        )
+        supervisor = self._sup
+        supervisor.start(op, deadline)
         try:
-            item = queue.get(timeout=deadline.remaining())
+            item = op.queue.get(timeout=deadline.remaining())
         except Empty:
-            connection.cancel(op_id)
+            supervisor.cancel(op)
             raise OperationTimeout(
-                f"no result for operation {op_id} within {timeout} s; it was cancelled"
+                f"no result for operation {op.id} within {timeout} s; it was cancelled"
             ) from None
         except BaseException:
             # Includes KeyboardInterrupt: the server must not keep running it for nobody.
-            connection.cancel(op_id)
+            supervisor.cancel(op)
             raise
         kind = type(item)
         if kind is Next:
-            connection.finish(op_id)
-            return _result(item.payload, op_id, get_execution_result)  # type: ignore[union-attr]
+            connection = op.connection
+            if connection is not None:
+                connection.finish(op)
+            return _result(item.payload, op.id, get_execution_result)  # type: ignore[union-attr]  # narrowed by kind
         if kind is Error:
-            raise _operation_error(op_id, item.errors)  # type: ignore[union-attr]
+            raise _operation_error(op.id, item.errors)  # type: ignore[union-attr]  # narrowed by kind
         if kind is Complete:
             raise TransportQueryError(
-                f"operation {op_id} completed without a result", query_id=op_id
+                f"operation {op.id} completed without a result", query_id=op.id
             )
         assert isinstance(item, TransportError)
         raise copy_exception(item)
@@ -360,6 +420,9 @@ class Client:
         timeout: float | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[False] = ...,
+        resubscribe: bool = ...,
+        max_buffered_events: int | _Default | None = ...,
+        overflow: Overflow | _Default = ...,
     ) -> Subscription[dict[str, Any]]: ...
 
     @overload
@@ -372,6 +435,9 @@ class Client:
         timeout: float | None = ...,
         extensions: Mapping[str, Any] | None = ...,
         get_execution_result: Literal[True],
+        resubscribe: bool = ...,
+        max_buffered_events: int | _Default | None = ...,
+        overflow: Overflow | _Default = ...,
     ) -> Subscription[ExecutionResult]: ...
 
     def subscribe(
@@ -383,53 +449,97 @@ class Client:
         timeout: float | None = None,
         extensions: Mapping[str, Any] | None = None,
         get_execution_result: bool = False,
+        resubscribe: bool = True,
+        max_buffered_events: int | _Default | None = DEFAULT,
+        overflow: Overflow | _Default = DEFAULT,
     ) -> Subscription[dict[str, Any]] | Subscription[ExecutionResult]:
         """Start a subscription and return an iterator over its results.
 
-        The operation starts at once. Leaving the loop early (``break``, an exception,
-        ``close()``, or dropping the iterator) cancels it on the server.
+        Connects first if needed; the operation starts at once. Leaving it through
+        ``with``, ``close()``, an exception inside the loop, or dropping the iterator
+        cancels it on the server. A query or mutation yields its one result.
 
         Args:
-            timeout: seconds to wait for each next event; ``None`` waits as long as the
-                connection lives.
+            timeout: seconds to wait for each next event (an outage counts); ``None``
+                waits as long as the connection lives. Connecting waits at most this long
+                too.
+            resubscribe: after a lost connection, start it again on the new one (the gap is
+                counted in ``resubscribed``); False raises the loss instead.
+            max_buffered_events, overflow: this subscription's buffer; left out, the
+                client's.
 
         Raises:
-            TransportClosed: not connected (starting); from the iterator, see ``execute()``.
+            GraphQLSyntaxError, GraphQLError, ValueError: as for ``execute()``; nothing sent.
+            TransportError: no connection could be had; from the iterator, see ``execute()``.
         """
         timeout = check_duration("timeout", timeout)
-        connection = self._live_connection()
-        op_id, queue = connection.start(_payload(document, variables, operation_name, extensions))
-        return Subscription(connection, op_id, queue, timeout, get_execution_result)
+        options = self.options
+        limit = (
+            options.max_buffered_events if max_buffered_events is DEFAULT else max_buffered_events
+        )
+        mode = options.overflow if overflow is DEFAULT else overflow
+        check_buffering(limit, mode)
+        if not isinstance(resubscribe, bool):
+            raise TypeError(f"resubscribe must be a bool, not {resubscribe!r}")
+        op = self._operation(
+            document,
+            variables,
+            operation_name,
+            extensions,
+            single=False,
+            max_buffered=limit,  # type: ignore[arg-type]  # checked above
+            drop_oldest=mode == "drop_oldest",
+            resubscribe=resubscribe,
+        )
+        supervisor = self._sup
+        supervisor.start(op, Deadline(timeout))
+        return Subscription(supervisor, op, timeout, get_execution_result)
 
 
 class Subscription(Generic[T]):
     """The results of one subscription, as an iterator; also a context manager.
 
     Iterating raises ``TransportQueryError`` for results with errors and for an ``error``
-    message, ``OperationTimeout`` when no event comes within ``timeout``, and the connection's
-    failure (``TransportClosed`` ...) when it dies. Each of those ends the subscription.
+    message, ``OperationTimeout`` when no event comes within ``timeout``,
+    ``SubscriptionOverflow`` when its reader fell too far behind, and the connection's
+    failure (``TransportClosed`` ...) when it is lost for good. Each of those ends the
+    subscription.
     """
 
     # Thousands may be open at once: no per-instance __dict__.
-    __slots__ = ("_connection", "_done", "_get_execution_result", "_queue", "_timeout", "id")
+    __slots__ = ("_done", "_get_execution_result", "_op", "_supervisor", "_timeout")
 
     def __init__(
         self,
-        connection: Connection,
-        op_id: str,
-        queue: OperationQueue,
+        supervisor: Supervisor,
+        op: Operation,
         timeout: float | None,
         get_execution_result: bool,
     ) -> None:
-        self._connection = connection
-        self.id = op_id
-        self._queue = queue
+        self._supervisor = supervisor
+        self._op = op
         self._timeout = timeout
         self._get_execution_result = get_execution_result
         self._done = False
 
+    @property
+    def id(self) -> str | None:
+        """The operation's id on its current connection (it changes on resubscription)."""
+        return self._op.id
+
+    @property
+    def resubscribed(self) -> int:
+        """How often it was started again after a lost connection: each time, the events the
+        server sent during the outage were lost."""
+        return self._op.resubscribed
+
+    @property
+    def closed(self) -> bool:
+        """True once it ended: completed, failed, or closed by its reader."""
+        return self._done
+
     def __repr__(self) -> str:
-        return f"<Subscription {self.id} {'done' if self._done else 'live'}>"
+        return f"<Subscription {self._op.id} {'done' if self._done else 'live'}>"
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -437,34 +547,40 @@ class Subscription(Generic[T]):
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
-        if self._connection.is_inherited:
+        op = self._op
+        try:
+            check_generation(op)
+        except TransportError:
             # No reader feeds this queue in a forked child: fail instead of waiting forever.
             self._done = True
-            raise TransportClosed(
-                "this subscription belongs to the parent process (os.fork); "
-                "subscribe again in the child"
-            )
+            raise
         try:
-            item = self._queue.get(timeout=self._timeout)
+            item = op.queue.get(timeout=self._timeout)
         except Empty:
             self.close()
             raise OperationTimeout(
-                f"no event for subscription {self.id} within {self._timeout} s; it was cancelled"
+                f"no event for subscription {op.id} within {self._timeout} s; it was cancelled"
             ) from None
         except BaseException:
             self.close()
             raise
         kind = type(item)
         if kind is Next:
-            payload = item.payload  # type: ignore[union-attr]
-            if payload.get("errors"):
+            payload = item.payload  # type: ignore[union-attr]  # narrowed by kind
+            if op.kind != "subscription":
+                # A query or mutation: its one result is all there is.
+                self._done = True
+                connection = op.connection
+                if connection is not None:
+                    connection.finish(op)
+            elif payload.get("errors"):
                 self.close()
-            return _result(payload, self.id, self._get_execution_result)  # type: ignore[return-value]
+            return _result(payload, op.id, self._get_execution_result)  # type: ignore[return-value]  # T is what get_execution_result chose
         self._done = True
         if kind is Complete:
             raise StopIteration
         if kind is Error:
-            raise _operation_error(self.id, item.errors)  # type: ignore[union-attr]
+            raise _operation_error(op.id, item.errors)  # type: ignore[union-attr]  # narrowed by kind
         assert isinstance(item, TransportError)
         raise copy_exception(item)
 
@@ -476,8 +592,9 @@ class Subscription(Generic[T]):
         if self._done:
             return
         self._done = True
-        self._connection.cancel(self.id)
-        self._queue.put(_CLOSED)
+        if self._op.generation == generation():
+            self._supervisor.cancel(self._op)
+        self._op.queue.put(_CLOSED)
 
     def __enter__(self) -> Subscription[T]:
         return self
@@ -492,48 +609,18 @@ class Subscription(Generic[T]):
 
     def __del__(self) -> None:
         # A finalizer may run in any thread, even one inside a lock of the connection: take
-        # no lock and do no I/O here, hand the id to the reader instead.
+        # no lock and send nothing here; hand the operation to the reader instead.
         if not self._done:
             self._done = True
-            self._connection.orphan(self.id)
-
-
-def _payload(
-    document: Document,
-    variables: Mapping[str, Any] | None,
-    operation_name: str | None,
-    extensions: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    node = getattr(document, "document", None)
-    if isinstance(node, DocumentNode):
-        # gql 4's gql() returns a GraphQLRequest: its document, and its variables and
-        # operation name unless given here.
-        if variables is None:
-            variables = getattr(document, "variable_values", None)
-        if operation_name is None:
-            operation_name = getattr(document, "operation_name", None)
-        document = node
-    if isinstance(document, DocumentNode):
-        query = print_ast(document)
-    elif isinstance(document, str):
-        query = document
-    else:
-        raise TypeError(
-            "document must be a str, a graphql DocumentNode or gql's GraphQLRequest, not "
-            f"{type(document).__name__}"
-        )
-    payload: dict[str, Any] = {"query": query}
-    if variables is not None:
-        payload["variables"] = dict(variables)
-    if operation_name is not None:
-        payload["operationName"] = operation_name
-    if extensions is not None:
-        payload["extensions"] = dict(extensions)
-    return payload
+            op = self._op
+            op.cancelled = True
+            connection = op.connection
+            if connection is not None and op.generation == generation():
+                connection.orphan(op)
 
 
 def _result(
-    payload: dict[str, Any], op_id: str, get_execution_result: bool
+    payload: dict[str, Any], op_id: str | None, get_execution_result: bool
 ) -> dict[str, Any] | ExecutionResult:
     errors = payload.get("errors")
     data = payload.get("data")
@@ -550,7 +637,7 @@ def _result(
 
 
 def _operation_error(
-    op_id: str,
+    op_id: str | None,
     errors: Any,
     data: Any = None,
     extensions: Any = None,

@@ -11,7 +11,7 @@ from .base import (
     Protocol,
     RemoteProtocolError,
 )
-from .closecodes import RETRYABLE_CODES, close_error
+from .closecodes import RETRYABLE_CODES, close_error, is_retryable
 from .transport_ws import TransportWSProtocol
 
 GRAPHQLWS_SUBPROTOCOL = TransportWSProtocol.subprotocol
@@ -36,4 +36,5 @@ __all__ = [
     "RemoteProtocolError",
     "TransportWSProtocol",
     "close_error",
+    "is_retryable",
 ]

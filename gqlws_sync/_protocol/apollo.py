@@ -26,6 +26,8 @@ class ApolloProtocol(Protocol):
     violation_close_code = 1002
     binary_close_code = 1003  # "unsupported data"
     has_client_ping = False
+    any_message_is_alive = False
+    completes_queries = False
     _start_type = "start"
     _cancel_type = "stop"
 
@@ -38,8 +40,10 @@ class ApolloProtocol(Protocol):
     def _event(self, message: dict[str, Any]) -> Event | None:
         kind = message.get("type")
         if kind == "data":
+            self._require_ack(kind)
             return Next(self._op_id(message), self._result(message))
         if kind == "complete":
+            self._require_ack(kind)
             return Complete(self._op_id(message))
         if kind == "ka":
             return KeepAlive()
@@ -47,6 +51,7 @@ class ApolloProtocol(Protocol):
             if message.get("id") is None:
                 # Not about any operation: the server rejected something on the connection.
                 return ConnectionRefused(_error_message(message.get("payload")))
+            self._require_ack(kind)
             return Error(self._op_id(message), self._errors(message))
         if kind == "connection_ack":
             if self.state is not ConnectionState.INITIALISING:

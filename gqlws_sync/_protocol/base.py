@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -42,10 +43,11 @@ class LocalProtocolError(TransportProtocolError):
 class RemoteProtocolError(TransportProtocolError):
     """The server sent something the protocol does not allow.
 
-    ``close_code`` is the code the client should close the connection with.
+    ``close_code`` is the code the client should close the connection with. Internal: the
+    connection turns it into a plain ``TransportProtocolError`` before any caller sees it.
     """
 
-    def __init__(self, message: str, close_code: int) -> None:
+    def __init__(self, message: str, close_code: int = 4004) -> None:
         super().__init__(message, close_code)
         self.close_code = close_code
 
@@ -60,6 +62,13 @@ class Protocol:
     binary_close_code: ClassVar[int]
     #: Whether the protocol has client-to-server pings (graphql-transport-ws does, Apollo not).
     has_client_ping: ClassVar[bool]
+    #: Whether every message proves the server alive for ``keep_alive_timeout``, or only the
+    #: protocol's own keep-alive message (Apollo's ``ka``, as gql counts it).
+    any_message_is_alive: ClassVar[bool]
+    #: Whether the server reliably ends a query with ``complete`` after its result. Then a
+    #: finished query's id is kept until that ``complete`` (a second result means it was a
+    #: subscription after all, to be cancelled); otherwise it is forgotten at once.
+    completes_queries: ClassVar[bool]
 
     def __init__(self, dumps: JsonDumps = json.dumps, loads: JsonLoads = json.loads) -> None:
         self._dumps = dumps
@@ -161,6 +170,11 @@ class Protocol:
     def _violation(self, text: str) -> RemoteProtocolError:
         return RemoteProtocolError(text, self.violation_close_code)
 
+    def _require_ack(self, kind: str) -> None:
+        """Before ``connection_ack`` only the ack, keep-alives, pings and a refusal may come."""
+        if self.state is ConnectionState.INITIALISING or self.state is ConnectionState.NEW:
+            raise self._violation(f"server sent {kind!r} before connection_ack")
+
     def _op_id(self, message: dict[str, Any]) -> str:
         op_id = message.get("id")
         if type(op_id) is not str or not op_id:
@@ -192,3 +206,30 @@ class Protocol:
         if type(payload) is str:
             return [{"message": payload}]
         raise self._violation(f"server sent an error message with a bad payload: {payload!r}")
+
+
+# A top-level "id" key with a plain string value, before any "payload" key: the keys of the
+# envelope come before the payload's nested objects can begin, so this cannot match inside
+# a result.
+_ID_PATTERN = re.compile(rb'[{,]\s*"id"\s*:\s*"([^"\\]{1,64})"')
+_PAYLOAD_KEY = b'"payload"'
+#: How far into a message the envelope's id is looked for.
+_PEEK = 128
+
+
+def peek_id(data: bytes | bytearray) -> str | None:
+    """The operation id of a message, read without decoding its JSON; ``None`` when it is
+    not among the first keys.
+
+    Lets the reader throw away, cheaply, the results still streaming for an operation
+    nobody waits for (a cancelled subscription on a fast stream), which would otherwise
+    each cost a full decode while later messages (other callers' results) wait behind them.
+    """
+    head = bytes(data[:_PEEK])
+    match = _ID_PATTERN.search(head)
+    if match is None:
+        return None
+    payload = head.find(_PAYLOAD_KEY)
+    if payload != -1 and payload < match.start():
+        return None
+    return match.group(1).decode("ascii", "replace")

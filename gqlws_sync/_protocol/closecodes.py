@@ -18,6 +18,14 @@ from ..exceptions import (
 #: Codes after which a new connection may well succeed (going away, restart, network lost).
 RETRYABLE_CODES = frozenset({1000, 1001, 1005, 1006, 1012, 1013, 1014, 4408, 4499})
 
+#: Codes a graphql-ws client sends when its peer broke the protocol (4004) or it failed
+#: itself (4005): received from a server, they say the same, and a retry would too.
+_CLIENT_FATAL = frozenset({4004, 4005})
+
+#: HTTP statuses of a refused upgrade that a proxy or load balancer gives while the server
+#: behind it restarts.
+RETRYABLE_HTTP_STATUSES = frozenset({502, 503, 504})
+
 _PROTOCOL_MEANINGS = {
     1002: "protocol error",
     1003: "unsupported data",
@@ -110,3 +118,31 @@ def close_error(
     if 3000 <= code <= 4999:
         return TransportServerError(_describe(code, "server-specific code", reason), code)
     return TransportClosed(_describe(code, "unexpected code", reason), code, reason)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a new connection may succeed after ``exc`` ended (or refused) the last one.
+
+    Retryable: the server going away or restarting, the network failing (1006, resets,
+    refused TCP connections while a server restarts), missed pongs and keep-alives, an
+    HTTP 502-504 from a proxy, and close codes 3000-4999 that the table does not name.
+    Everything that says this client sent something wrong (1002, 1003, 1007-1010, 4400,
+    4401, 4409, 4429), that the server refuses it (401/403/404, 1011, 4403, 4406, 4500) or
+    that TLS verification failed is not: the same attempt would fail the same way, and a
+    poison request must not bring the connection down again and again.
+    """
+    if not isinstance(exc, (TransportClosed, TransportConnectionFailed, TransportServerError)):
+        return False
+    code = exc.code
+    if isinstance(exc, TransportConnectionFailed):
+        # TCP refused or reset, DNS, timeouts: a restarting server or network. A failed TLS
+        # handshake (1015: certificate, protocol) does not fix itself.
+        return code != 1015
+    if code is None:
+        return isinstance(exc, TransportClosed)
+    if code < 1000:
+        return code in RETRYABLE_HTTP_STATUSES
+    if code in RETRYABLE_CODES:
+        return True
+    named = _PROTOCOL_MEANINGS.keys() | _SERVER_MEANINGS.keys() | _CLOSED_MEANINGS.keys()
+    return 3000 <= code <= 4999 and code not in named and code not in _CLIENT_FATAL

@@ -23,6 +23,8 @@ class TransportWSProtocol(Protocol):
     violation_close_code = 4004
     binary_close_code = 4004
     has_client_ping = True
+    any_message_is_alive = True
+    completes_queries = True
     _start_type = "subscribe"
     _cancel_type = "complete"
 
@@ -57,7 +59,3 @@ class TransportWSProtocol(Protocol):
             payload = message.get("payload")
             return ConnectionAck(payload if type(payload) is dict else None)
         raise self._violation(f"server sent a message of unknown type {kind!r}")
-
-    def _require_ack(self, kind: str) -> None:
-        if self.state is ConnectionState.INITIALISING or self.state is ConnectionState.NEW:
-            raise self._violation(f"server sent {kind!r} before connection_ack")

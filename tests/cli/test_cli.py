@@ -59,6 +59,10 @@ def test_query_with_variables_prints_data(run_cli: RunCli, gqlws_server: Referen
         ('v="42"', "42"),  # a JSON string: how to force a string that looks like a number
         ("v=NaN", "NaN"),  # json.loads would take it, but it is not JSON
         ("v=a=b", "a=b"),  # only the first = separates the name
+        ("v:a=b", "a=b"),  # gql-cli's form; the first of : and = ends the name
+        ("v=12:30", "12:30"),
+        ("v:http://h:1/?q=2", "http://h:1/?q=2"),
+        (" v :x", "x"),  # spaces around the name do not count
     ],
 )
 def test_variable_kept_as_string(
@@ -68,6 +72,22 @@ def test_variable_kept_as_string(
     result = run_cli(gqlws_server.url, "query E($v: String!) { echo(value: $v) }", "-V", argument)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"echo": expected}
+
+
+def test_gql_cli_variable_form(run_cli: RunCli, gqlws_server: ReferenceServer) -> None:
+    """-V name:value, as gql-cli writes it, parses its value as JSON like name=value."""
+    result = run_cli(
+        gqlws_server.url,
+        "query Q($n: String, $a: Int!, $b: Int!) { hello(name: $n) add(a: $a, b: $b) }",
+        "-V",
+        "n:Ada",
+        "-V",
+        "a:40",
+        "-V",
+        "b=2",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"hello": "Hello Ada", "add": 42}
 
 
 def test_mutation_prints_data(run_cli: RunCli, gqlws_server: ReferenceServer) -> None:
@@ -172,7 +192,8 @@ def test_demo_program_exits_0(run_cli: RunCli) -> None:
     result = run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "240/240 correct" in result.stdout
-    assert "TransportClosed (code 1006)" in result.stdout
+    assert "reconnected and resubscribed" in result.stdout
+    assert "with reconnect=False the caller gets TransportClosed" in result.stdout
     assert "demo finished" in result.stdout
 
 
@@ -180,7 +201,11 @@ def test_help_documents_exit_codes(run_cli: RunCli) -> None:
     """--help explains QUERY, -V parsing and every exit code."""
     result = run_cli("--help")
     assert result.returncode == 0
-    for text in ("'@FILE'", "parsed as JSON", "exit codes:", "130", "141"):
+    for text in ("'@FILE'", "parsed as JSON", "-V name:value", "whichever comes first"):
+        assert text in result.stdout
+    for text in ("--subprotocol names a protocol", "did you mean wss://...?"):
+        assert text in result.stdout
+    for text in ("exit codes:", "130", "141"):
         assert text in result.stdout
     for code in "012345":
         assert f"\n  {code}    " in result.stdout
@@ -302,7 +327,10 @@ def test_subscription_error_mid_stream_exits_1(
         ([], "give URL and QUERY"),
         (["ws://127.0.0.1:9/graphql"], "missing QUERY after URL"),
         (["http://127.0.0.1:9/graphql", "{ hello }"], "must start with ws:// or wss://"),
-        (["ws://127.0.0.1:9/graphql", "{ a }", "-V", "novalue"], "expected name=value"),
+        (["ws://127.0.0.1:9/graphql", "{ a }", "-V", "novalue"], "expected name=value or name:"),
+        (["ws://127.0.0.1:9/graphql", "{ a }", "-V", ":1"], "'' is not a GraphQL variable name"),
+        (["ws://127.0.0.1:9/graphql", "{ a }", "-V", "$n=1"], "'$n' is not a GraphQL variable"),
+        (["ws://127.0.0.1:9/graphql", "{ a }", "-V", "x:1", "-V", "x=2"], "'x' is set twice"),
         (["ws://127.0.0.1:9/graphql", "{ a }", "-V", "x=1", "-V", "x=2"], "'x' is set twice"),
         (["ws://127.0.0.1:9/graphql", "{ a }", "--init-payload", "[1]"], "a JSON object"),
         (["ws://127.0.0.1:9/graphql", "{ a }", "--timeout", "0"], "positive number"),

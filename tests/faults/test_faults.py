@@ -53,7 +53,7 @@ def subprotocol(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def client(server: ReferenceServer, subprotocol: str) -> Iterator[Client]:
-    with Client(server.url, subprotocols=[subprotocol], ack_timeout=5) as client:
+    with Client(server.url, reconnect=False, subprotocols=[subprotocol], ack_timeout=5) as client:
         yield client
 
 
@@ -66,8 +66,8 @@ def _drain(iterator: Iterator[Any]) -> None:
 
 
 def test_tcp_drop_wakes_every_waiter(server: ReferenceServer, client: Client) -> None:
-    """TCP dropped without a Close frame: a subscription and a waiting execute() both wake
-    with TransportClosed(1006) at once."""
+    """TCP dropped without a Close frame, reconnect off: a subscription and a waiting
+    execute() both wake with TransportClosed(1006) at once; the next call connects anew."""
     ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
     assert next(ticks) == {"ticks": 0}
     server.faults.send_results = False
@@ -93,8 +93,10 @@ def test_tcp_drop_wakes_every_waiter(server: ReferenceServer, client: Client) ->
     assert len(outcome) == 1
     assert type(outcome[0]) is TransportClosed
     assert outcome[0].code == 1006
-    with pytest.raises(TransportClosed):
-        client.execute("{ hello }")
+    assert not client.is_connected
+    server.faults.send_results = True
+    assert client.execute("{ hello }") == {"hello": "Hello world"}
+    assert len(server.handshakes) == 2
 
 
 def test_drop_on_subscribe(server: ReferenceServer, client: Client) -> None:
@@ -145,7 +147,7 @@ def test_close_code_mid_subscription(
         _drain(ticks)
     assert time.monotonic() - closed_at < PROMPT
     assert type(info.value) is expected
-    assert info.value.code == code  # type: ignore[attr-defined]
+    assert info.value.code == code
     assert "because of the test" in str(info.value)
     assert str(code) in str(info.value)
     # The client answered the server's Close.
@@ -154,7 +156,7 @@ def test_close_code_mid_subscription(
 
 def test_close_without_code(server: ReferenceServer, subprotocol: str) -> None:
     """A Close frame without a code (subscriptions-transport-ws's goodbye) reads as 1005."""
-    with Client(server.url, subprotocols=[subprotocol]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[subprotocol]) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         next(ticks)
         server.close_connections(1005)
@@ -172,7 +174,7 @@ def test_http_refusal(gqlws_server_factory: ServerFactory, status: int) -> None:
     """The upgrade refused with an HTTP status: TransportServerError with that code."""
     server = gqlws_server_factory(faults=Faults(http_status=status))
     with pytest.raises(TransportServerError) as info:
-        Client(server.url).connect()
+        Client(server.url, reconnect=False).connect()
     assert info.value.code == status
     assert f"HTTP {status}" in str(info.value)
 
@@ -184,9 +186,11 @@ def test_redirect_not_followed_by_default(gqlws_server_factory: ServerFactory) -
     server = gqlws_server_factory(faults=Faults(redirect_to=target.url))
     headers = {"Authorization": "Bearer token"}
     with pytest.raises(TransportServerError, match="redirect"):
-        Client(server.url, headers=headers).connect()
+        Client(server.url, reconnect=False, headers=headers).connect()
     assert len(target.handshakes) == 0
-    with Client(server.url, headers=headers, connect_args={"redirect_limit": 1}) as client:
+    with Client(
+        server.url, reconnect=False, headers=headers, connect_args={"redirect_limit": 1}
+    ) as client:
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     assert target.handshakes[0].headers["authorization"] == "Bearer token"
 
@@ -195,7 +199,7 @@ def test_no_subprotocol_chosen(gqlws_server_factory: ServerFactory) -> None:
     """A server that picks no subprotocol: the error names what was offered."""
     server = gqlws_server_factory(faults=Faults(subprotocol_choice="none"))
     with pytest.raises(TransportProtocolError) as info:
-        Client(server.url).connect()
+        Client(server.url, reconnect=False).connect()
     assert "without choosing a subprotocol" in str(info.value)
     assert "graphql-transport-ws, graphql-ws" in str(info.value)
 
@@ -204,7 +208,7 @@ def test_unoffered_subprotocol(gqlws_server_factory: ServerFactory) -> None:
     """A server that picks a token never offered: the error names both sides."""
     server = gqlws_server_factory(faults=Faults(subprotocol_choice="unoffered"))
     with pytest.raises(TransportProtocolError) as info:
-        Client(server.url, subprotocols=[GTW]).connect()
+        Client(server.url, reconnect=False, subprotocols=[GTW]).connect()
     assert "'bogus-protocol'" in str(info.value)
     assert "offered: graphql-transport-ws" in str(info.value)
 
@@ -215,7 +219,7 @@ def test_legacy_apollo_server_default_offer_retries(gqlws_server_factory: Server
     server = gqlws_server_factory(
         faults=Faults(protocols=(APOLLO,), subprotocol_choice="first-offered")
     )
-    with Client(server.url) as client:
+    with Client(server.url, reconnect=False) as client:
         assert client.subprotocol == APOLLO
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     assert [h.subprotocols for h in server.handshakes] == [(GTW, APOLLO), (APOLLO,)]
@@ -227,7 +231,7 @@ def test_legacy_apollo_server_explicit_offer_hints(gqlws_server_factory: ServerF
         faults=Faults(protocols=(APOLLO,), subprotocol_choice="first-offered")
     )
     with pytest.raises(TransportProtocolError) as info:
-        Client(server.url, subprotocols=[GTW, APOLLO]).connect()
+        Client(server.url, reconnect=False, subprotocols=[GTW, APOLLO]).connect()
     assert info.value.code == 1002
     assert "subprotocols=" in str(info.value)
     assert len(server.handshakes) == 1
@@ -240,10 +244,10 @@ def test_legacy_graphql_ws_server_4406(gqlws_server_factory: ServerFactory) -> N
         faults=Faults(protocols=(GTW,), subprotocol_choice="first-offered")
     )
     with pytest.raises(TransportProtocolError) as info:
-        Client(server.url, subprotocols=[APOLLO, GTW]).connect()
+        Client(server.url, reconnect=False, subprotocols=[APOLLO, GTW]).connect()
     assert info.value.code == 4406
     assert "subprotocols=" in str(info.value)
-    with Client(server.url) as client:  # the default offer needs no retry here
+    with Client(server.url, reconnect=False) as client:  # the default offer needs no retry here
         assert client.subprotocol == GTW
     assert len(server.handshakes) == 2
 
@@ -254,7 +258,9 @@ def test_no_ack(gqlws_server_factory: ServerFactory, subprotocol: str) -> None:
     timeout = 200 * MS
     started = time.monotonic()
     with pytest.raises(AckTimeout) as info:
-        Client(server.url, subprotocols=[subprotocol], ack_timeout=timeout).connect()
+        Client(
+            server.url, reconnect=False, subprotocols=[subprotocol], ack_timeout=timeout
+        ).connect()
     elapsed = time.monotonic() - started
     assert timeout <= elapsed < timeout + PROMPT
     assert isinstance(info.value, TimeoutError)
@@ -265,7 +271,7 @@ def test_no_ack(gqlws_server_factory: ServerFactory, subprotocol: str) -> None:
 def test_server_pings_before_the_ack(gqlws_server_factory: ServerFactory) -> None:
     """graphql-transport-ws allows pings before connection_ack: connect() answers them."""
     server = gqlws_server_factory(faults=Faults(server_ping_interval=20 * MS, ack_delay=200 * MS))
-    with Client(server.url, subprotocols=[GTW], ack_timeout=5) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW], ack_timeout=5) as client:
         pong = server.wait_for_message("pong")
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     types = [m["type"] for m in server.received]
@@ -276,7 +282,7 @@ def test_server_pings_before_the_ack(gqlws_server_factory: ServerFactory) -> Non
 def test_slow_ack_within_timeout(gqlws_server_factory: ServerFactory) -> None:
     """An ack that comes late but within ack_timeout is fine."""
     server = gqlws_server_factory(faults=Faults(ack_delay=100 * MS))
-    with Client(server.url, ack_timeout=2) as client:
+    with Client(server.url, reconnect=False, ack_timeout=2) as client:
         assert client.execute("{ hello }") == {"hello": "Hello world"}
 
 
@@ -284,7 +290,7 @@ def test_init_refused_apollo(gqlws_server_factory: ServerFactory) -> None:
     """Apollo's refusal: connection_error then 1011 → TransportServerError with the message."""
     server = gqlws_server_factory(faults=Faults(init_error="bad credentials"))
     with pytest.raises(TransportServerError) as info:
-        Client(server.url, subprotocols=[APOLLO]).connect()
+        Client(server.url, reconnect=False, subprotocols=[APOLLO]).connect()
     assert info.value.code == 1011
     assert "bad credentials" in str(info.value)
 
@@ -293,7 +299,7 @@ def test_init_refused_graphql_transport_ws(gqlws_server_factory: ServerFactory) 
     """graphql-transport-ws refusal: close 4403 → TransportServerError(4403)."""
     server = gqlws_server_factory(faults=Faults(init_error="bad credentials"))
     with pytest.raises(TransportServerError) as info:
-        Client(server.url, subprotocols=[GTW]).connect()
+        Client(server.url, reconnect=False, subprotocols=[GTW]).connect()
     assert info.value.code == 4403
     assert "forbidden" in str(info.value)
 
@@ -306,7 +312,7 @@ def test_connection_refused() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(TransportConnectionFailed, match="connection refused"):
-        Client(f"ws://127.0.0.1:{port}/graphql").connect()
+        Client(f"ws://127.0.0.1:{port}/graphql", reconnect=False).connect()
 
 
 def test_connect_timeout_on_silent_server(gqlws_server_factory: ServerFactory) -> None:
@@ -315,7 +321,7 @@ def test_connect_timeout_on_silent_server(gqlws_server_factory: ServerFactory) -
     timeout = 200 * MS
     started = time.monotonic()
     with pytest.raises(ConnectTimeout):
-        Client(server.url, connect_timeout=timeout).connect()
+        Client(server.url, reconnect=False, connect_timeout=timeout).connect()
     assert time.monotonic() - started < timeout + PROMPT
     server.faults.hang = False
 
@@ -329,10 +335,10 @@ def test_tls_verification_on_by_default(gqlws_server_factory: ServerFactory) -> 
     server = gqlws_server_factory(ssl_context=server_context)
     assert server.url.startswith("wss://")
     with pytest.raises(TransportConnectionFailed, match="certificate verif"):
-        Client(server.url).connect()
+        Client(server.url, reconnect=False).connect()
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    with Client(server.url, ssl=client_context) as client:
+    with Client(server.url, reconnect=False, ssl=client_context) as client:
         assert client.execute("{ hello }") == {"hello": "Hello world"}
 
 
@@ -353,13 +359,13 @@ def test_client_certificate(gqlws_server_factory: ServerFactory, tmp_path: Any) 
 
     context = ssl.create_default_context(cafile=str(ca_file))
     with pytest.raises(TransportError):
-        with Client(server.url, ssl=context) as client:
+        with Client(server.url, reconnect=False, ssl=context) as client:
             client.execute("{ hello }")
     context.load_cert_chain(str(cert_file))
-    with Client(server.url, ssl=context) as client:
+    with Client(server.url, reconnect=False, ssl=context) as client:
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     sslopt = {"certfile": str(cert_file), "ca_certs": str(ca_file)}
-    with Client(server.url, connect_args={"sslopt": sslopt}) as client:
+    with Client(server.url, reconnect=False, connect_args={"sslopt": sslopt}) as client:
         assert client.execute("{ hello }") == {"hello": "Hello world"}
 
 
@@ -403,7 +409,9 @@ def test_message_for_unknown_id_is_ignored(server: ReferenceServer, client: Clie
 
 def test_oversized_message(server: ReferenceServer, subprotocol: str) -> None:
     """A message over max_message_size fails the connection with 1009."""
-    with Client(server.url, subprotocols=[subprotocol], max_message_size=1000) as client:
+    with Client(
+        server.url, reconnect=False, subprotocols=[subprotocol], max_message_size=1000
+    ) as client:
         events = client.subscribe("subscription { burst(count: 1, size: 5000) }")
         with pytest.raises(TransportProtocolError, match="max_message_size") as info:
             _drain(events)
@@ -417,11 +425,11 @@ def test_oversized_message(server: ReferenceServer, subprotocol: str) -> None:
 def test_server_pings_are_answered(gqlws_server_factory: ServerFactory) -> None:
     """graphql-transport-ws server pings get pongs; with answer_pings=False they do not."""
     server = gqlws_server_factory(faults=Faults(server_ping_interval=50 * MS))
-    with Client(server.url, subprotocols=[GTW]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW]) as client:
         server.wait_for_message("pong", count=2)
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     before = sum(1 for m in server.received if m.get("type") == "pong")
-    with Client(server.url, subprotocols=[GTW], answer_pings=False) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW], answer_pings=False) as client:
         time.sleep(200 * MS)  # time is the subject: several server pings go unanswered
         assert client.execute("{ hello }") == {"hello": "Hello world"}
     assert sum(1 for m in server.received if m.get("type") == "pong") == before
@@ -442,7 +450,7 @@ def test_hung_server_detected(
 ) -> None:
     """The server goes silent with the TCP connection open: KeepAliveTimeout, bounded."""
     server = gqlws_server_factory()
-    with Client(server.url, subprotocols=[subprotocol], **options) as client:
+    with Client(server.url, reconnect=False, subprotocols=[subprotocol], **options) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         next(ticks)
         server.faults.hang = True
@@ -460,7 +468,7 @@ def test_stalled_send_is_abandoned(server: ReferenceServer) -> None:
     from gqlws_sync.options import DEFAULT_SEND_TIMEOUT
 
     big = "x" * 500_000
-    with Client(server.url, subprotocols=[GTW], ws_ping_interval=None) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW], ws_ping_interval=None) as client:
         server.faults.hang = True
         started = time.monotonic()
         with pytest.raises(KeepAliveTimeout, match="sending stalled") as info:
@@ -468,15 +476,17 @@ def test_stalled_send_is_abandoned(server: ReferenceServer) -> None:
                 client.subscribe("query Q($v: String!) { echo(value: $v) }", {"v": big})
         assert time.monotonic() - started < DEFAULT_SEND_TIMEOUT + 5
         assert isinstance(info.value, TimeoutError)
-        with pytest.raises(KeepAliveTimeout):
-            client.execute("{ hello }")
+        assert not client.is_connected  # never left claiming a corrupt stream is usable
         server.faults.hang = False
+        assert client.execute("{ hello }") == {"hello": "Hello world"}  # a new connection
 
 
 def test_apollo_ka_keeps_alive_then_deadline(gqlws_server_factory: ServerFactory) -> None:
     """Apollo ka messages reset keep_alive_timeout; when they stop, the deadline fires."""
     server = gqlws_server_factory(faults=Faults(keep_alive_interval=50 * MS))
-    with Client(server.url, subprotocols=[APOLLO], keep_alive_timeout=0.3) as client:
+    with Client(
+        server.url, reconnect=False, subprotocols=[APOLLO], keep_alive_timeout=0.3
+    ) as client:
         started = time.monotonic()
         ticks = client.subscribe("subscription { ticks(interval: 0.05) }")
         for event in ticks:  # well past the deadline, kept alive by ka
@@ -492,7 +502,7 @@ def test_apollo_ka_keeps_alive_then_deadline(gqlws_server_factory: ServerFactory
 def test_apollo_query_without_complete(gqlws_server_factory: ServerFactory) -> None:
     """Some Apollo servers send no complete after a query: execute() returns on the data."""
     server = gqlws_server_factory(faults=Faults(send_query_complete=False))
-    with Client(server.url, subprotocols=[APOLLO]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[APOLLO]) as client:
         for n in range(5):
             assert client.execute(f'{{ echo(value: "{n}") }}', timeout=2) == {"echo": str(n)}
     assert not any(m.get("type") == "stop" for m in server.received)
@@ -532,7 +542,7 @@ def test_operation_error_message(server: ReferenceServer, client: Client) -> Non
 def test_execute_of_a_subscription_document(server: ReferenceServer) -> None:
     """execute() on a subscription returns its first event; on graphql-transport-ws the
     second event makes the client cancel it, and no complete is sent for plain queries."""
-    with Client(server.url, subprotocols=[GTW]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW]) as client:
         for _ in range(20):
             assert client.execute("{ hello }") == {"hello": "Hello world"}
         assert not any(m.get("type") == "complete" for m in server.received)
@@ -559,9 +569,11 @@ def test_orjson_codec(server: ReferenceServer, subprotocol: str) -> None:
             {"countdown": 2},
             {"countdown": 1},
         ]
+        ticks = client.subscribe("subscription { ticks(interval: 0.05) }")
+        next(ticks)
         server.send_raw("not json")
         with pytest.raises(TransportProtocolError, match="not JSON"):
-            client.execute("{ hello }")
+            _drain(ticks)
 
 
 def test_dropped_subscription_is_cancelled(server: ReferenceServer, client: Client) -> None:
@@ -589,10 +601,10 @@ def test_protocol_violation_after_ack_has_its_code(server: ReferenceServer, clie
 
 
 def test_callers_racing_a_server_close_get_its_code(server: ReferenceServer) -> None:
-    """Operations started while the server's Close is being handled raise that code's
-    exception, never a bare 'closing'."""
+    """Operations in flight when the server closes raise that code's exception, never a bare
+    'closing'; those started while the Close is handled wait for it, then connect anew."""
     errors: list[BaseException] = []
-    with Client(server.url, subprotocols=[GTW]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW]) as client:
         stop = threading.Event()
 
         def hammer() -> None:
@@ -601,20 +613,23 @@ def test_callers_racing_a_server_close_get_its_code(server: ReferenceServer) -> 
                     client.execute("{ hello }", timeout=5)
                 except TransportError as exc:
                     errors.append(exc)
-                    return
 
         threads = [threading.Thread(target=hammer) for _ in range(8)]
         for thread in threads:
             thread.start()
         server.wait_for_message("subscribe", count=50)
         server.close_connections(4500, "boom")
+        server.handshakes.wait_for(lambda _: True, 5, count=2)
+        count = len(server.received)
+        server.received.wait_for(lambda _: True, 5, count=count + 50)
+        stop.set()
         for thread in threads:
             thread.join(5)
-        stop.set()
-    assert len(errors) == 8
+    assert errors
     assert {(type(e).__name__, getattr(e, "code", None)) for e in errors} == {
         ("TransportServerError", 4500)
     }
+    assert len(server.handshakes) == 2  # one new connection served them all
 
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
@@ -623,7 +638,7 @@ def test_fork_child_leaves_parent_subscription_alone(server: ReferenceServer) ->
     parent's keeps running."""
     import os
 
-    with Client(server.url, subprotocols=[GTW]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[GTW]) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.02) }", timeout=5)
         assert next(ticks) == {"ticks": 0}
         pid = os.fork()
@@ -651,7 +666,7 @@ def test_gql_request_as_document(server: ReferenceServer, subprotocol: str) -> N
     from gql import gql
 
     request = gql("query A($v: String!) { echo(value: $v) } query B { hello }")
-    with Client(server.url, subprotocols=[subprotocol]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[subprotocol]) as client:
         assert client.execute(request, {"v": "x"}, "A") == {"echo": "x"}
         assert client.execute(request, operation_name="B") == {"hello": "Hello world"}
         with_values = gql("query C($v: String!) { echo(value: $v) }")
@@ -681,7 +696,7 @@ def test_close_during_connect(gqlws_server_factory: ServerFactory) -> None:
     """close() from another thread while connect() waits for the ack: connect() raises
     TransportClosed and leaves nothing open."""
     server = gqlws_server_factory(faults=Faults(ack_delay=300 * MS))
-    client = Client(server.url)
+    client = Client(server.url, reconnect=False)
     outcome: list[BaseException] = []
 
     def connect() -> None:
@@ -704,7 +719,7 @@ def test_close_during_connect(gqlws_server_factory: ServerFactory) -> None:
 
 def test_close_is_bounded_when_server_hangs(server: ReferenceServer, subprotocol: str) -> None:
     """A server that never answers our Close: close() returns after close_timeout."""
-    client = Client(server.url, subprotocols=[subprotocol], close_timeout=200 * MS)
+    client = Client(server.url, reconnect=False, subprotocols=[subprotocol], close_timeout=200 * MS)
     client.connect()
     server.faults.hang = True
     started = time.monotonic()
@@ -716,7 +731,7 @@ def test_close_is_bounded_when_server_hangs(server: ReferenceServer, subprotocol
 
 def test_apollo_goodbye(server: ReferenceServer) -> None:
     """Apollo close: stop for each live operation, connection_terminate, then Close 1000."""
-    with Client(server.url, subprotocols=[APOLLO]) as client:
+    with Client(server.url, reconnect=False, subprotocols=[APOLLO]) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.05) }")
         next(ticks)
     # The server answers our Close before it has handled the messages queued ahead of it.

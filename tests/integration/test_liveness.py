@@ -22,7 +22,7 @@ INTERVAL = 200 * MS
 
 def test_pings_answered_keep_connection_alive(strawberry_server: UvicornServer) -> None:
     """With ping_interval set, a live server's pongs keep the connection up across pings."""
-    with Client(strawberry_server.url, ping_interval=INTERVAL / 4) as client:
+    with Client(strawberry_server.url, ping_interval=INTERVAL / 4, reconnect=False) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.02) }", timeout=5)
         deadline = time.monotonic() + INTERVAL * 2
         count = 0
@@ -49,7 +49,7 @@ def test_stopped_server_detected(
     own_strawberry_server: UvicornServer, options: dict[str, float], message: str
 ) -> None:
     """A SIGSTOPped server misses its pong; the waiting iterator wakes with KeepAliveTimeout."""
-    with Client(own_strawberry_server.url, **options) as client:  # type: ignore[arg-type]
+    with Client(own_strawberry_server.url, reconnect=False, **options) as client:  # type: ignore[arg-type]
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         assert next(ticks) == {"ticks": 0}
         own_strawberry_server.pause()
@@ -76,6 +76,7 @@ def test_apollo_stopped_server_detected_by_websocket_ping(
         subprotocols=[APOLLO_SUBPROTOCOL],
         ws_ping_interval=INTERVAL,
         ws_pong_timeout=INTERVAL,
+        reconnect=False,
     ) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         assert next(ticks) == {"ticks": 0}

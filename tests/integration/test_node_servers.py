@@ -113,7 +113,7 @@ def test_websocket_pings_are_answered(graphql_ws_server: NodeServer) -> None:
 
 def test_killed_server(own_graphql_ws_server: NodeServer) -> None:
     """The Node process killed mid-subscription: TransportClosed(1006) promptly."""
-    with Client(own_graphql_ws_server.url) as client:
+    with Client(own_graphql_ws_server.url, reconnect=False) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         next(ticks)
         started = time.monotonic()

@@ -15,6 +15,7 @@ from gqlws_sync import (
     GRAPHQLWS_SUBPROTOCOL,
     Client,
     TransportClosed,
+    TransportConnectionFailed,
     TransportQueryError,
 )
 
@@ -251,7 +252,7 @@ def test_100_concurrent_subscriptions(strawberry_server: UvicornServer) -> None:
 
 def test_kill_server_wakes_subscription(own_strawberry_server: UvicornServer) -> None:
     """SIGKILL of the server mid-subscription wakes the iterator with TransportClosed < 1 s."""
-    with Client(own_strawberry_server.url) as client:
+    with Client(own_strawberry_server.url, reconnect=False) as client:
         ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
         assert next(ticks) == {"ticks": 0}
         killed_at = time.monotonic()
@@ -263,8 +264,9 @@ def test_kill_server_wakes_subscription(own_strawberry_server: UvicornServer) ->
         assert elapsed < 1.0
         assert info.value.code == 1006
         assert "connection lost" in str(info.value)
-        with pytest.raises(TransportClosed):
-            client.execute("{ hello }")
+        assert not client.is_connected
+        with pytest.raises(TransportConnectionFailed, match="connection refused"):
+            client.execute("{ hello }")  # connects on demand, and the server is gone
 
 
 def test_wss_with_custom_ca(tls_strawberry_server: UvicornServer, tls_client_context: Any) -> None:
@@ -279,21 +281,22 @@ def test_wss_with_custom_ca(tls_strawberry_server: UvicornServer, tls_client_con
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_fork_child_cannot_use_parent_connection(strawberry_server: UvicornServer) -> None:
-    """After os.fork() the child gets a clear error, can connect anew, and the parent's
-    connection is unharmed."""
+    """After os.fork() the child connects afresh on its first operation, the parent's
+    subscription fails there with a clear error, and the parent's connection is unharmed."""
     import os
 
     with Client(strawberry_server.url) as client:
+        ticks = client.subscribe("subscription { ticks(interval: 0.01) }")
+        next(ticks)
         pid = os.fork()
         if pid == 0:  # the child: report through the exit status only
             status = 1
             try:
                 try:
-                    client.execute("{ hello }")
+                    next(ticks)
                 except TransportClosed as exc:
                     if "os.fork" in str(exc):
                         status = 0
-                client.connect()
                 if client.execute("{ hello }") != {"hello": "Hello world"}:
                     status = 2
                 client.close()
@@ -302,3 +305,5 @@ def test_fork_child_cannot_use_parent_connection(strawberry_server: UvicornServe
         _, wait_status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(wait_status) == 0
         assert client.execute("{ hello }") == {"hello": "Hello world"}
+        assert next(ticks)["ticks"] > 0  # the parent's subscription never noticed
+        ticks.close()

@@ -66,6 +66,66 @@ def test_ka_before_ack_is_tolerated() -> None:
     assert protocol.state is ConnectionState.INITIALISING
 
 
+def test_ka_before_init_is_tolerated() -> None:
+    """ka on a socket that has not sent connection_init yet gives KeepAlive; still NEW."""
+    protocol = ApolloProtocol()
+    assert protocol.receive('{"type":"ka"}') == KeepAlive()
+    assert protocol.state is ConnectionState.NEW
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["before-init", "before-ack"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "data", "id": "1", "payload": {"data": {"a": 1}}},
+        {"type": "error", "id": "1", "payload": {"message": "x"}},
+        {"type": "complete", "id": "1"},
+    ],
+    ids=["data", "error-with-id", "complete"],
+)
+def test_operation_message_before_ack_is_violation(started: bool, message: dict[str, Any]) -> None:
+    """data, complete, or error with an id before connection_ack is a violation, closed with
+    1002; the state does not move."""
+    protocol = initialising(ApolloProtocol) if started else ApolloProtocol()
+    state = protocol.state
+    with pytest.raises(RemoteProtocolError) as info:
+        protocol.receive(json.dumps(message))
+    assert str(info.value) == f"server sent {message['type']!r} before connection_ack"
+    assert info.value.close_code == 1002
+    assert info.value.code == 1002
+    assert protocol.state is state
+
+
+def test_operation_message_after_ack_is_fine() -> None:
+    """The same data/error/complete messages decode once the ack has come."""
+    protocol = initialising(ApolloProtocol)
+    assert protocol.receive('{"type":"connection_ack"}') == ConnectionAck(None)
+    assert protocol.receive(frame(type="data", id="1", payload={"data": {"a": 1}})) == Next(
+        "1", {"data": {"a": 1}}
+    )
+    assert protocol.receive(frame(type="error", id="2", payload={"message": "x"})) == Error(
+        "2", [{"message": "x"}]
+    )
+    assert protocol.receive(frame(type="complete", id="1")) == Complete("1")
+
+
+def test_error_without_id_before_ack_is_refusal() -> None:
+    """An error without an id before the ack is a connection refusal, not a violation."""
+    protocol = initialising(ApolloProtocol)
+    event = protocol.receive(frame(type="error", payload={"message": "bad init"}))
+    assert event == ConnectionRefused("bad init")
+    assert protocol.state is ConnectionState.INITIALISING
+
+
+def test_connection_error_before_init() -> None:
+    """connection_error on a socket that has not sent connection_init is still a refusal."""
+    protocol = ApolloProtocol()
+    event = protocol.receive(frame(type="connection_error", payload={"message": "go away"}))
+    assert event == ConnectionRefused("go away")
+    assert protocol.refusal_message == "go away"
+    assert protocol.state is ConnectionState.NEW
+
+
 @pytest.mark.parametrize(
     ("payload", "text"),
     [

@@ -14,6 +14,7 @@ from gqlws_sync._protocol import (
     ApolloProtocol,
     ConnectionState,
     LocalProtocolError,
+    Protocol,
     RemoteProtocolError,
     TransportWSProtocol,
 )
@@ -49,6 +50,20 @@ def test_subprotocol_names_and_registry() -> None:
 def test_violation_close_code(wire: Wire) -> None:
     """The close code for a server violation is 4004 on graphql-transport-ws, 1002 on Apollo."""
     assert wire.cls.violation_close_code == wire.violation_code
+
+
+@pytest.mark.parametrize(
+    ("cls", "expected"),
+    [(TransportWSProtocol, True), (ApolloProtocol, False)],
+    ids=["graphql-transport-ws", "graphql-ws"],
+)
+def test_liveness_and_completion_flags(cls: type[Protocol], expected: bool) -> None:
+    """graphql-transport-ws counts any message as a sign of life and always completes
+    queries; Apollo counts only ka and may leave a query without complete."""
+    assert cls.any_message_is_alive is expected
+    assert cls.completes_queries is expected
+    assert type(cls.any_message_is_alive) is bool
+    assert type(cls.completes_queries) is bool
 
 
 @BOTH
@@ -174,6 +189,27 @@ def test_ack_as_bytes(wire: Wire) -> None:
     """A frame given as UTF-8 bytes is decoded like text."""
     protocol = initialising(wire.cls)
     assert protocol.receive(b'{"type":"connection_ack"}') == ConnectionAck(None)
+
+
+@BOTH
+@pytest.mark.parametrize("started", [False, True], ids=["before-init", "before-ack"])
+@pytest.mark.parametrize("kind", ["result", "error", "complete"])
+def test_operation_message_before_ack_is_violation(wire: Wire, started: bool, kind: str) -> None:
+    """A result, an error with an id, or a complete before connection_ack breaks either
+    protocol: RemoteProtocolError with the violation close code, state unchanged."""
+    protocol = initialising(wire.cls) if started else wire.cls()
+    state = protocol.state
+    messages: dict[str, dict[str, Any]] = {
+        "result": {"type": wire.result, "id": "1", "payload": {"data": {}}},
+        "error": {"type": "error", "id": "1", "payload": [{"message": "x"}]},
+        "complete": {"type": "complete", "id": "1"},
+    }
+    message = messages[kind]
+    with pytest.raises(RemoteProtocolError) as info:
+        protocol.receive(json.dumps(message))
+    assert str(info.value) == f"server sent {message['type']!r} before connection_ack"
+    assert info.value.close_code == wire.violation_code
+    assert protocol.state is state
 
 
 # -- subscribe / cancel ----------------------------------------------------------------------

@@ -1,22 +1,30 @@
-"""The operation registry: ids, routing, release, mass failure and exception copies."""
+"""Operations and the registry: ids, routing, release, detach, buffers, hand-over, copies."""
 
 from __future__ import annotations
 
 import logging
 from queue import SimpleQueue
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from gqlws_sync import exceptions
 from gqlws_sync._protocol import LocalProtocolError, RemoteProtocolError
 from gqlws_sync._protocol.events import Complete, Error, Next
-from gqlws_sync._registry import Item, Registry, copy_exception
+from gqlws_sync._registry import (
+    MAX_DETACHED,
+    Item,
+    Kind,
+    Operation,
+    Registry,
+    copy_exception,
+)
 from gqlws_sync.exceptions import (
     AckTimeout,
     ConnectTimeout,
     KeepAliveTimeout,
     OperationTimeout,
+    SubscriptionOverflow,
     TransportAlreadyConnected,
     TransportClosed,
     TransportConnectionFailed,
@@ -25,6 +33,41 @@ from gqlws_sync.exceptions import (
     TransportQueryError,
     TransportServerError,
 )
+
+if TYPE_CHECKING:
+    from gqlws_sync._connection import Connection
+
+#: The registry only stores the connection on the operation: any object stands in for it.
+CONNECTION = cast("Connection", object())
+OTHER_CONNECTION = cast("Connection", object())
+
+
+def make_op(
+    kind: Kind = "subscription",
+    *,
+    max_buffered: int | None = None,
+    drop_oldest: bool = False,
+    single: bool = False,
+) -> Operation:
+    """An operation of ``kind`` that no registry has seen yet."""
+    return Operation(
+        "subscription { n }",
+        None,
+        None,
+        None,
+        kind,
+        single=single,
+        generation=0,
+        max_buffered=max_buffered,
+        drop_oldest=drop_oldest,
+    )
+
+
+def opened(registry: Registry, **kwargs: Any) -> Operation:
+    """A new operation, opened on ``registry``."""
+    op = make_op(**kwargs)
+    registry.open(op, CONNECTION)
+    return op
 
 
 def drain(queue: SimpleQueue[Item]) -> list[Item]:
@@ -35,164 +78,9 @@ def drain(queue: SimpleQueue[Item]) -> list[Item]:
     return items
 
 
-# -- ids -------------------------------------------------------------------------------------
-
-
-def test_ids_count_from_one() -> None:
-    """open() hands out "1", "2", "3", ... as strings."""
-    registry = Registry()
-    assert [registry.open()[0] for _ in range(3)] == ["1", "2", "3"]
-
-
-def test_ids_never_reused() -> None:
-    """Released and completed ids are never handed out again."""
-    registry = Registry()
-    seen = []
-    for n in range(50):
-        op_id, _ = registry.open()
-        seen.append(op_id)
-        if n % 2:
-            registry.release(op_id)
-        else:
-            registry.dispatch(Complete(op_id))
-    assert len(set(seen)) == 50
-    assert registry.open()[0] == "51"
-
-
-def test_open_gives_a_fresh_queue_each() -> None:
-    """Each operation gets its own queue."""
-    registry = Registry()
-    _, first = registry.open()
-    _, second = registry.open()
-    assert first is not second
-
-
-def test_open_keeps_given_queue() -> None:
-    """open(queue) registers the caller's queue (kept across connections)."""
-    registry = Registry()
-    queue: SimpleQueue[Item] = SimpleQueue()
-    op_id, got = registry.open(queue)
-    assert got is queue
-    registry.dispatch(Next(op_id, {"data": {}}))
-    assert drain(queue) == [Next(op_id, {"data": {}})]
-
-
-def test_len_and_live_ids() -> None:
-    """len() and live_ids() list the operations still registered, in order."""
-    registry = Registry()
-    ids = [registry.open()[0] for _ in range(3)]
-    registry.release(ids[1])
-    assert len(registry) == 2
-    assert registry.live_ids() == ["1", "3"]
-
-
-# -- dispatch --------------------------------------------------------------------------------
-
-
-def test_next_keeps_operation() -> None:
-    """Next reaches the queue, in order, and the operation stays live."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    events = [Next(op_id, {"data": {"n": n}}) for n in range(3)]
-    for event in events:
-        registry.dispatch(event)
-    assert drain(queue) == events
-    assert registry.live_ids() == [op_id]
-
-
-@pytest.mark.parametrize(
-    "event", [Error("1", [{"message": "x"}]), Complete("1")], ids=["error", "complete"]
-)
-def test_terminal_event_removes_operation(event: Error | Complete) -> None:
-    """Error and Complete reach the queue and end the operation."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    assert op_id == "1"
-    registry.dispatch(event)
-    assert drain(queue) == [event]
-    assert registry.live_ids() == []
-    assert len(registry) == 0
-
-
-def test_dispatch_routes_by_id() -> None:
-    """An event goes only to its own operation's queue."""
-    registry = Registry()
-    first_id, first = registry.open()
-    second_id, second = registry.open()
-    registry.dispatch(Next(second_id, {"data": 2}))
-    registry.dispatch(Complete(first_id))
-    assert drain(first) == [Complete(first_id)]
-    assert drain(second) == [Next(second_id, {"data": 2})]
-
-
-@pytest.mark.parametrize(
-    "event",
-    [Next("9", {"data": {}}), Error("9", [{"message": "x"}]), Complete("9")],
-    ids=["next", "error", "complete"],
-)
-def test_unknown_id_dropped_silently(event: Next | Error | Complete, caplog: Any) -> None:
-    """An event for an id nobody waits for is dropped, logged at debug, and raises nothing."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    with caplog.at_level(logging.DEBUG, logger="gqlws_sync.registry"):
-        registry.dispatch(event)
-    assert drain(queue) == []
-    assert registry.live_ids() == [op_id]
-    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.DEBUG, f"dropped {type(event).__name__} for unknown operation id '9'")
-    ]
-
-
-def test_events_after_complete_dropped() -> None:
-    """next, error and a duplicate complete after complete are dropped."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    registry.dispatch(Complete(op_id))
-    registry.dispatch(Next(op_id, {"data": {}}))
-    registry.dispatch(Error(op_id, [{"message": "late"}]))
-    registry.dispatch(Complete(op_id))
-    assert drain(queue) == [Complete(op_id)]
-
-
-def test_events_after_release_dropped() -> None:
-    """Events in flight for a cancelled (released) operation are dropped."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    registry.release(op_id)
-    registry.dispatch(Next(op_id, {"data": {}}))
-    registry.dispatch(Complete(op_id))
-    assert drain(queue) == []
-
-
-# -- release ---------------------------------------------------------------------------------
-
-
-def test_release_true_only_once() -> None:
-    """release() is True the first time, False after."""
-    registry = Registry()
-    op_id, _ = registry.open()
-    assert registry.release(op_id) is True
-    assert registry.release(op_id) is False
-    assert registry.live_ids() == []
-
-
-def test_release_unknown_id() -> None:
-    """release() of an id never opened is False."""
-    assert Registry().release("1") is False
-
-
-@pytest.mark.parametrize(
-    "event", [Error("1", [{"message": "x"}]), Complete("1")], ids=["error", "complete"]
-)
-def test_release_after_server_ended(event: Error | Complete) -> None:
-    """release() after the server ended the operation is False (no cancel needed)."""
-    registry = Registry()
-    registry.open()
-    registry.dispatch(event)
-    assert registry.release("1") is False
-
-
-# -- fail_all --------------------------------------------------------------------------------
+def result(op_id: str, n: int = 0) -> Next:
+    """A ``Next`` for ``op_id`` carrying ``n``."""
+    return Next(op_id, {"data": {"n": n}})
 
 
 def make_failure() -> TransportClosed:
@@ -202,84 +90,372 @@ def make_failure() -> TransportClosed:
     return exc
 
 
-def test_fail_all_wakes_every_queue() -> None:
-    """fail_all() puts the exception in every live queue and forgets every operation."""
+def assert_copy_of(item: Any, original: TransportError) -> None:
+    """``item`` is a distinct copy of ``original``: same type, message, attributes, cause."""
+    assert item is not original
+    assert type(item) is type(original)
+    assert item.args == original.args
+    assert vars(item) == vars(original)
+    assert item.__cause__ is original.__cause__
+
+
+# -- Operation -------------------------------------------------------------------------------
+
+
+def test_new_operation_state() -> None:
+    """A new operation has no id, no connection, an empty queue and is not cancelled."""
+    op = make_op("query", single=True)
+    assert op.id is None
+    assert op.connection is None
+    assert op.queue.empty()
+    assert (op.kind, op.single, op.cancelled, op.retried, op.resubscribed) == (
+        "query",
+        True,
+        False,
+        False,
+        0,
+    )
+
+
+def test_payload_query_only() -> None:
+    """payload() of an operation with only a query holds just the query."""
+    assert make_op().payload() == {"query": "subscription { n }"}
+
+
+def test_payload_every_field() -> None:
+    """payload() carries variables, operationName and extensions under their wire names."""
+    op = Operation(
+        "query Q($n: Int) { a(n: $n) }",
+        {"n": 1},
+        "Q",
+        {"persistedQuery": {"version": 1}},
+        "query",
+        single=True,
+        generation=0,
+    )
+    assert op.payload() == {
+        "query": "query Q($n: Int) { a(n: $n) }",
+        "variables": {"n": 1},
+        "operationName": "Q",
+        "extensions": {"persistedQuery": {"version": 1}},
+    }
+
+
+def test_payload_keeps_empty_variables() -> None:
+    """Empty (but given) variables and extensions are sent; only None leaves a key out."""
+    op = Operation("{ a }", {}, None, {}, "query", single=True, generation=0)
+    assert op.payload() == {"query": "{ a }", "variables": {}, "extensions": {}}
+
+
+def test_payload_built_anew_each_time() -> None:
+    """Each payload() is a fresh dict: changing one does not change the next."""
+    op = make_op()
+    first = op.payload()
+    first["query"] = "changed"
+    first["variables"] = {"x": 1}
+    assert op.payload() == {"query": "subscription { n }"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"), [("query", False), ("mutation", True), ("subscription", False)]
+)
+def test_is_mutation(kind: Kind, expected: bool) -> None:
+    """is_mutation is True for mutations only."""
+    assert make_op(kind).is_mutation is expected
+
+
+def test_operation_fail_puts_a_copy() -> None:
+    """Operation.fail() wakes the caller with a copy of the exception, not the instance."""
+    op = make_op()
+    failure = make_failure()
+    op.fail(failure)
+    [item] = drain(op.queue)
+    assert_copy_of(item, failure)
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+
+def test_ids_count_from_one() -> None:
+    """open() hands out "1", "2", "3", ... as strings and records them on the operation."""
     registry = Registry()
-    queues = [registry.open()[1] for _ in range(3)]
+    ops = [make_op() for _ in range(3)]
+    assert [registry.open(op, CONNECTION) for op in ops] == ["1", "2", "3"]
+    assert [op.id for op in ops] == ["1", "2", "3"]
+    assert all(op.connection is CONNECTION for op in ops)
+
+
+def test_ids_never_reused() -> None:
+    """Released and completed ids are never handed out again."""
+    registry = Registry()
+    seen = []
+    for n in range(50):
+        op = opened(registry)
+        assert op.id is not None
+        seen.append(op.id)
+        if n % 2:
+            assert registry.release(op) is True
+        else:
+            registry.dispatch(Complete(op.id))
+    assert len(set(seen)) == 50
+    assert len(registry) == 0
+    assert registry.open(make_op(), CONNECTION) == "51"
+
+
+def test_each_operation_has_its_own_queue() -> None:
+    """Operations do not share queues."""
+    registry = Registry()
+    first, second = opened(registry), opened(registry)
+    assert first.queue is not second.queue
+
+
+def test_len_and_live_ids() -> None:
+    """len() and live_ids() list the operations still registered, in order."""
+    registry = Registry()
+    ops = [opened(registry) for _ in range(3)]
+    registry.release(ops[1])
+    assert len(registry) == 2
+    assert registry.live_ids() == ["1", "3"]
+
+
+def test_operation_moves_to_a_new_registry() -> None:
+    """After take_all(), an operation opened on the next connection gets that connection's
+    id and connection, keeps its queue, and the old registry no longer routes to it."""
+    old, new = Registry(), Registry()
+    for _ in range(4):
+        opened(new)  # the new connection has handed out ids already
+    op = opened(old)
+    queue = op.queue
+    assert old.take_all(make_failure()) == [op]
+    assert new.open(op, OTHER_CONNECTION) == "5"
+    assert (op.id, op.connection, op.queue) == ("5", OTHER_CONNECTION, queue)
+    assert old.dispatch(result("1")) is None
+    new.dispatch(result("5", 7))
+    assert drain(queue) == [result("5", 7)]
+
+
+# -- dispatch --------------------------------------------------------------------------------
+
+
+def test_next_keeps_operation() -> None:
+    """Next reaches the queue, in order, and the operation stays live."""
+    registry = Registry()
+    op = opened(registry)
+    events = [result("1", n) for n in range(3)]
+    assert [registry.dispatch(event) for event in events] == [None, None, None]
+    assert drain(op.queue) == events
+    assert registry.live_ids() == ["1"]
+
+
+@pytest.mark.parametrize(
+    "event", [Error("1", [{"message": "x"}]), Complete("1")], ids=["error", "complete"]
+)
+def test_terminal_event_removes_operation(event: Error | Complete) -> None:
+    """Error and Complete reach the queue and end the operation."""
+    registry = Registry()
+    op = opened(registry)
+    assert registry.dispatch(event) is None
+    assert drain(op.queue) == [event]
+    assert registry.live_ids() == []
+    assert len(registry) == 0
+
+
+def test_dispatch_routes_by_id() -> None:
+    """An event goes only to its own operation's queue."""
+    registry = Registry()
+    first, second = opened(registry), opened(registry)
+    registry.dispatch(result("2", 2))
+    registry.dispatch(Complete("1"))
+    assert drain(first.queue) == [Complete("1")]
+    assert drain(second.queue) == [result("2", 2)]
+
+
+@pytest.mark.parametrize(
+    ("event", "logged"),
+    [
+        (result("9"), "dropped a result for unknown operation id '9'"),
+        (Error("9", [{"message": "x"}]), "dropped Error for unknown operation id '9'"),
+        (Complete("9"), "dropped Complete for unknown operation id '9'"),
+    ],
+    ids=["next", "error", "complete"],
+)
+def test_unknown_id_dropped_silently(
+    event: Next | Error | Complete, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event for an id nobody waits for is dropped, logged at debug, and raises nothing."""
+    registry = Registry()
+    op = opened(registry)
+    with caplog.at_level(logging.DEBUG, logger="gqlws_sync.registry"):
+        assert registry.dispatch(event) is None
+    assert drain(op.queue) == []
+    assert registry.live_ids() == ["1"]
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("gqlws_sync.registry", logging.DEBUG, logged)
+    ]
+
+
+def test_events_after_complete_dropped() -> None:
+    """next, error and a duplicate complete after complete are dropped."""
+    registry = Registry()
+    op = opened(registry)
+    registry.dispatch(Complete("1"))
+    registry.dispatch(result("1"))
+    registry.dispatch(Error("1", [{"message": "late"}]))
+    registry.dispatch(Complete("1"))
+    assert drain(op.queue) == [Complete("1")]
+
+
+def test_events_after_release_dropped() -> None:
+    """Events in flight for a cancelled (released) operation are dropped."""
+    registry = Registry()
+    op = opened(registry)
+    registry.release(op)
+    assert registry.dispatch(result("1")) is None
+    assert registry.dispatch(Complete("1")) is None
+    assert drain(op.queue) == []
+
+
+# -- release ---------------------------------------------------------------------------------
+
+
+def test_release_true_only_once() -> None:
+    """release() is True the first time, False after."""
+    registry = Registry()
+    op = opened(registry)
+    assert registry.release(op) is True
+    assert registry.release(op) is False
+    assert registry.live_ids() == []
+
+
+def test_release_never_opened() -> None:
+    """release() of an operation that was never given an id is False."""
+    assert Registry().release(make_op()) is False
+
+
+@pytest.mark.parametrize(
+    "event", [Error("1", [{"message": "x"}]), Complete("1")], ids=["error", "complete"]
+)
+def test_release_after_server_ended(event: Error | Complete) -> None:
+    """release() after the server ended the operation is False (no cancel needed)."""
+    registry = Registry()
+    op = opened(registry)
+    registry.dispatch(event)
+    assert registry.release(op) is False
+
+
+def test_release_of_another_registrys_operation() -> None:
+    """release() of an operation that holds the same id on another connection is False and
+    leaves this registry's own operation with that id alone."""
+    here, elsewhere = Registry(), Registry()
+    mine = opened(here)
+    stranger = opened(elsewhere)
+    assert mine.id == stranger.id == "1"
+    assert here.release(stranger) is False
+    assert here.live_ids() == ["1"]
+    here.dispatch(result("1"))
+    assert drain(mine.queue) == [result("1")]
+
+
+# -- take_all / fail_all ---------------------------------------------------------------------
+
+
+def test_take_all_returns_live_operations() -> None:
+    """take_all() returns the live operations in order, puts nothing in their queues, and
+    forgets them all; ended, released and detached ones are not returned."""
+    registry = Registry()
+    done, gone, live1, detached, live2 = (opened(registry) for _ in range(5))
+    registry.dispatch(Complete("1"))
+    registry.release(gone)
+    assert registry.detach(detached) is None
+    failure = make_failure()
+    assert registry.take_all(failure) == [live1, live2]
+    assert [drain(op.queue) for op in (gone, live1, detached, live2)] == [[], [], [], []]
+    assert drain(done.queue) == [Complete("1")]
+    assert registry.live_ids() == []
+    assert len(registry) == 0
+    assert registry.failure is failure
+
+
+def test_take_all_refuses_new_operations_with_a_copy() -> None:
+    """open() after take_all() raises a copy of the failure and gives the operation no id."""
+    registry = Registry()
+    failure = make_failure()
+    registry.take_all(failure)
+    op = make_op()
+    with pytest.raises(TransportClosed) as info:
+        registry.open(op, CONNECTION)
+    assert_copy_of(info.value, failure)
+    assert str(info.value) == "connection closed: connection lost (code 1006)"
+    assert (op.id, op.connection) == (None, None)
+    assert op.queue.empty()
+
+
+def test_take_all_twice() -> None:
+    """A second take_all() returns nothing and keeps the first failure."""
+    registry = Registry()
+    op = opened(registry)
+    first = make_failure()
+    assert registry.take_all(first) == [op]
+    assert registry.take_all(TransportProtocolError("later", 4004)) == []
+    assert registry.failure is first
+
+
+def test_fail_all_wakes_every_queue_with_its_own_copy() -> None:
+    """fail_all() puts a distinct copy of the exception in every live queue."""
+    registry = Registry()
+    ops = [opened(registry) for _ in range(3)]
     failure = make_failure()
     registry.fail_all(failure)
-    for queue in queues:
-        items = drain(queue)
-        assert len(items) == 1
-        assert items[0] is failure
+    items = [drain(op.queue) for op in ops]
+    assert [len(got) for got in items] == [1, 1, 1]
+    for [item] in items:
+        assert_copy_of(item, failure)
+    assert len({id(got[0]) for got in items}) == 3
     assert registry.live_ids() == []
     assert registry.failure is failure
 
 
 def test_fail_all_skips_ended_operations() -> None:
-    """Operations already ended or released get nothing from fail_all()."""
+    """Operations already ended, released or detached get nothing from fail_all()."""
     registry = Registry()
-    done_id, done = registry.open()
-    gone_id, gone = registry.open()
-    _, live = registry.open()
-    registry.dispatch(Complete(done_id))
-    registry.release(gone_id)
+    done, gone, detached, live = (opened(registry) for _ in range(4))
+    registry.dispatch(Complete("1"))
+    registry.release(gone)
+    registry.detach(detached)
     failure = make_failure()
     registry.fail_all(failure)
-    assert drain(done) == [Complete(done_id)]
-    assert drain(gone) == []
-    assert drain(live) == [failure]
-
-
-def test_open_after_fail_all_raises_copy() -> None:
-    """open() after fail_all() raises a distinct copy: same type, message, code, cause."""
-    registry = Registry()
-    failure = make_failure()
-    registry.fail_all(failure)
-    with pytest.raises(TransportClosed) as info:
-        registry.open()
-    raised = info.value
-    assert raised is not failure
-    assert type(raised) is TransportClosed
-    assert str(raised) == str(failure)
-    assert raised.args == failure.args
-    assert raised.code == 1006
-    assert raised.reason == ""
-    assert raised.__cause__ is failure.__cause__
+    assert drain(done.queue) == [Complete("1")]
+    assert drain(gone.queue) == []
+    assert drain(detached.queue) == []
+    [item] = drain(live.queue)
+    assert_copy_of(item, failure)
 
 
 def test_open_after_fail_all_raises_new_copy_each_time() -> None:
-    """Each refused open() raises its own copy."""
+    """Each refused open() raises its own copy, never the recorded instance."""
     registry = Registry()
-    registry.fail_all(make_failure())
+    failure = make_failure()
+    registry.fail_all(failure)
     raised = []
     for _ in range(2):
         with pytest.raises(TransportClosed) as info:
-            registry.open()
+            registry.open(make_op(), CONNECTION)
+        assert_copy_of(info.value, failure)
         raised.append(info.value)
     assert raised[0] is not raised[1]
-    assert raised[0] is not registry.failure
 
 
-def test_open_with_queue_after_fail_all() -> None:
-    """open(queue) after fail_all() raises and leaves the caller's queue empty."""
-    registry = Registry()
-    registry.fail_all(make_failure())
-    queue: SimpleQueue[Item] = SimpleQueue()
-    with pytest.raises(TransportClosed):
-        registry.open(queue)
-    assert drain(queue) == []
-
-
-def test_first_failure_wins() -> None:
-    """A second fail_all() keeps the first exception."""
+@pytest.mark.parametrize("first_call", ["take_all", "fail_all"])
+@pytest.mark.parametrize("second_call", ["take_all", "fail_all"])
+def test_first_failure_wins(first_call: str, second_call: str) -> None:
+    """Whichever of take_all()/fail_all() comes first, its exception is the one kept."""
     registry = Registry()
     first = make_failure()
-    registry.fail_all(first)
-    registry.fail_all(TransportProtocolError("later", 4004))
+    getattr(registry, first_call)(first)
+    getattr(registry, second_call)(TransportProtocolError("later", 4004))
     assert registry.failure is first
     with pytest.raises(TransportClosed):
-        registry.open()
+        registry.open(make_op(), CONNECTION)
 
 
 def test_fail_all_without_operations() -> None:
@@ -295,12 +471,185 @@ def test_fail_all_without_operations() -> None:
 def test_dispatch_after_fail_all_dropped() -> None:
     """Events arriving after fail_all() are dropped."""
     registry = Registry()
-    op_id, queue = registry.open()
-    failure = make_failure()
-    registry.fail_all(failure)
-    registry.dispatch(Next(op_id, {"data": {}}))
-    registry.dispatch(Complete(op_id))
-    assert drain(queue) == [failure]
+    op = opened(registry)
+    registry.fail_all(make_failure())
+    assert registry.dispatch(result("1")) is None
+    assert registry.dispatch(Complete("1")) is None
+    assert [type(item) for item in drain(op.queue)] == [TransportClosed]
+
+
+# -- detach ----------------------------------------------------------------------------------
+
+
+def test_detached_operation_ends_quietly_on_complete() -> None:
+    """After detach(), the server's complete removes the id without waking anyone."""
+    registry = Registry()
+    op = opened(registry)
+    assert registry.detach(op) is None
+    assert registry.live_ids() == ["1"]
+    assert registry.dispatch(Complete("1")) is None
+    assert registry.live_ids() == []
+    assert op.queue.empty()
+
+
+def test_detached_operation_ends_quietly_on_error() -> None:
+    """After detach(), a late error removes the id without waking anyone."""
+    registry = Registry()
+    op = opened(registry)
+    registry.detach(op)
+    assert registry.dispatch(Error("1", [{"message": "late"}])) is None
+    assert registry.live_ids() == []
+    assert op.queue.empty()
+
+
+def test_detached_operation_that_streams_is_returned_for_cancel() -> None:
+    """A detached operation that sends another result is handed back to be cancelled."""
+    registry = Registry()
+    op = opened(registry)
+    registry.detach(op)
+    assert registry.dispatch(result("1")) == "1"
+    assert registry.live_ids() == []
+    assert op.queue.empty()
+    assert registry.dispatch(result("1")) is None  # gone now
+    assert registry.dispatch(Complete("1")) is None
+
+
+def test_detach_after_server_ended() -> None:
+    """Detaching an operation the server already completed does nothing."""
+    registry = Registry()
+    op = opened(registry)
+    registry.dispatch(Complete("1"))
+    assert registry.detach(op) is None
+    assert registry.live_ids() == []
+
+
+def test_detach_never_opened() -> None:
+    """Detaching an operation without an id does nothing."""
+    registry = Registry()
+    opened(registry)
+    assert registry.detach(make_op()) is None
+    assert registry.live_ids() == ["1"]
+
+
+def test_detached_operations_are_bounded() -> None:
+    """Past MAX_DETACHED waiting for complete, the oldest is returned to be cancelled and
+    forgotten; its late complete is then dropped."""
+    registry = Registry()
+    ops = [opened(registry) for _ in range(MAX_DETACHED + 2)]
+    assert [registry.detach(op) for op in ops[:MAX_DETACHED]] == [None] * MAX_DETACHED
+    assert registry.detach(ops[MAX_DETACHED]) == "1"
+    assert registry.detach(ops[MAX_DETACHED + 1]) == "2"
+    assert len(registry) == MAX_DETACHED
+    assert registry.live_ids()[0] == "3"
+    assert registry.dispatch(Complete("1")) is None
+    assert registry.dispatch(Complete("3")) is None
+    assert len(registry) == MAX_DETACHED - 1
+    assert all(op.queue.empty() for op in ops)
+
+
+# -- bounded buffers -------------------------------------------------------------------------
+
+
+def test_overflow_error_delivers_buffered_then_raises() -> None:
+    """overflow "error": the buffered events come first, then SubscriptionOverflow; the
+    operation is released and its id returned for the server to be told to stop."""
+    registry = Registry()
+    op = opened(registry, max_buffered=3)
+    assert [registry.dispatch(result("1", n)) for n in range(3)] == [None, None, None]
+    assert registry.dispatch(result("1", 3)) == "1"
+    items = drain(op.queue)
+    assert items[:3] == [result("1", n) for n in range(3)]
+    assert len(items) == 4
+    overflow = items[3]
+    assert type(overflow) is SubscriptionOverflow
+    assert overflow.code is None
+    assert str(overflow).startswith("subscription 1: more than 3 results waited unread")
+    assert "max_buffered_events" in str(overflow)
+    assert "drop_oldest" in str(overflow)
+    assert registry.live_ids() == []
+    assert registry.release(op) is False
+
+
+def test_overflow_error_later_events_dropped() -> None:
+    """After an overflow, the operation's further events go nowhere and ask for nothing."""
+    registry = Registry()
+    op = opened(registry, max_buffered=1)
+    registry.dispatch(result("1", 0))
+    registry.dispatch(result("1", 1))
+    drain(op.queue)
+    assert registry.dispatch(result("1", 2)) is None
+    assert registry.dispatch(Complete("1")) is None
+    assert op.queue.empty()
+
+
+def test_overflow_leaves_other_operations_alone() -> None:
+    """One subscription's overflow does not touch the others on the connection."""
+    registry = Registry()
+    slow = opened(registry, max_buffered=1)
+    other = opened(registry, max_buffered=1)
+    registry.dispatch(result("1", 0))
+    assert registry.dispatch(result("1", 1)) == "1"
+    registry.dispatch(result("2", 0))
+    assert registry.live_ids() == ["2"]
+    assert drain(other.queue) == [result("2", 0)]
+    assert [type(item) for item in drain(slow.queue)] == [Next, SubscriptionOverflow]
+
+
+def test_overflow_counts_only_unread_events() -> None:
+    """Events the reader took free their place: a reader that keeps up never overflows."""
+    registry = Registry()
+    op = opened(registry, max_buffered=2)
+    for n in range(10):
+        assert registry.dispatch(result("1", n)) is None
+        assert op.queue.get_nowait() == result("1", n)
+    registry.dispatch(result("1", 10))
+    assert registry.dispatch(result("1", 11)) is None
+    assert drain(op.queue) == [result("1", 10), result("1", 11)]
+    assert registry.live_ids() == ["1"]
+
+
+@pytest.mark.parametrize(
+    "event", [Complete("1"), Error("1", [{"message": "x"}])], ids=["complete", "error"]
+)
+def test_terminal_event_not_refused_by_a_full_buffer(event: Complete | Error) -> None:
+    """A full buffer still takes the operation's complete or error: the end is never lost."""
+    registry = Registry()
+    op = opened(registry, max_buffered=2)
+    registry.dispatch(result("1", 0))
+    registry.dispatch(result("1", 1))
+    assert registry.dispatch(event) is None
+    assert drain(op.queue) == [result("1", 0), result("1", 1), event]
+
+
+def test_overflow_drop_oldest_keeps_newest() -> None:
+    """overflow "drop_oldest": the queue keeps the newest max_buffered events, and the
+    operation stays live."""
+    registry = Registry()
+    op = opened(registry, max_buffered=3, drop_oldest=True)
+    assert [registry.dispatch(result("1", n)) for n in range(10)] == [None] * 10
+    assert drain(op.queue) == [result("1", 7), result("1", 8), result("1", 9)]
+    assert registry.live_ids() == ["1"]
+    registry.dispatch(Complete("1"))
+    assert drain(op.queue) == [Complete("1")]
+
+
+def test_overflow_drop_oldest_of_one() -> None:
+    """drop_oldest with a buffer of one keeps only the latest result."""
+    registry = Registry()
+    op = opened(registry, max_buffered=1, drop_oldest=True)
+    for n in range(5):
+        registry.dispatch(result("1", n))
+    assert drain(op.queue) == [result("1", 4)]
+
+
+def test_unbounded_buffer() -> None:
+    """max_buffered None keeps every unread event (past the default bound of 10 000)."""
+    registry = Registry()
+    op = opened(registry, max_buffered=None)
+    for n in range(10_001):
+        assert registry.dispatch(result("1", n)) is None
+    assert op.queue.qsize() == 10_001
+    assert registry.live_ids() == ["1"]
 
 
 # -- copy_exception --------------------------------------------------------------------------
@@ -325,8 +674,12 @@ def _instances() -> list[Any]:
         ),
         pytest.param(TransportClosed("gone", 1001, "restart"), id="TransportClosed"),
         pytest.param(TransportAlreadyConnected("already"), id="TransportAlreadyConnected"),
+        pytest.param(
+            SubscriptionOverflow("subscription 1: more than 3 results waited unread"),
+            id="SubscriptionOverflow",
+        ),
         pytest.param(ConnectTimeout("connect took 10.0 s"), id="ConnectTimeout"),
-        pytest.param(AckTimeout("no connection_ack within 10.0 s"), id="AckTimeout"),
+        pytest.param(AckTimeout("no connection_ack within 10.0 s", 4504), id="AckTimeout"),
         pytest.param(OperationTimeout("no result within 5.0 s"), id="OperationTimeout"),
         pytest.param(KeepAliveTimeout("no pong within 5.0 s", 1006, ""), id="KeepAliveTimeout"),
         pytest.param(LocalProtocolError("out of turn"), id="LocalProtocolError"),
@@ -337,7 +690,11 @@ def _instances() -> list[Any]:
 def test_copy_cases_cover_every_exception_class() -> None:
     """The copy_exception cases cover every class exported by gqlws_sync.exceptions."""
     covered = {type(case.values[0]).__name__ for case in _instances()}
-    assert set(exceptions.__all__) <= covered
+    transport_errors = {
+        name for name in exceptions.__all__ if issubclass(getattr(exceptions, name), TransportError)
+    }
+    assert transport_errors <= covered
+    assert "SubscriptionOverflow" in covered
 
 
 @pytest.mark.parametrize("original", _instances())
@@ -354,6 +711,7 @@ def test_copy_exception(original: TransportError) -> None:
     assert str(clone) == str(original)
     assert clone.args == original.args
     assert vars(clone) == vars(original)
+    assert clone.code == original.code
     assert clone.__cause__ is cause
     assert clone.__suppress_context__ is True
     assert clone.__traceback__ is None
@@ -374,7 +732,7 @@ def test_copy_exception_is_raisable(original: TransportError) -> None:
     "original",
     [
         ConnectTimeout("connect took 10.0 s"),
-        AckTimeout("no connection_ack within 10.0 s", 4408),
+        AckTimeout("no connection_ack within 10.0 s", 4504),
         OperationTimeout("no result within 5.0 s"),
         KeepAliveTimeout("no pong within 5.0 s", 1006, ""),
     ],
@@ -385,7 +743,7 @@ def test_copy_of_timeout_is_still_timeout_error(original: TransportError) -> Non
     clone = copy_exception(original)
     assert isinstance(clone, TimeoutError)
     assert str(clone) == str(original)
-    assert getattr(clone, "code", None) == getattr(original, "code", None)
+    assert clone.code == original.code
     with pytest.raises(TimeoutError):
         raise clone
 
@@ -401,55 +759,3 @@ def test_copy_keeps_close_code_of_remote_error() -> None:
     clone = copy_exception(RemoteProtocolError("bad", 1002))
     assert isinstance(clone, RemoteProtocolError)
     assert clone.close_code == 1002
-
-
-def test_detached_operation_ends_quietly_on_complete() -> None:
-    """After detach(), the server's complete removes the id without waking anyone."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    assert registry.detach(op_id) is None
-    assert registry.live_ids() == [op_id]
-    assert registry.dispatch(Complete(op_id)) is None
-    assert registry.live_ids() == []
-    assert queue.empty()
-
-
-def test_detached_operation_that_streams_is_returned_for_cancel() -> None:
-    """A detached operation that sends another result is handed back to be cancelled."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    registry.detach(op_id)
-    assert registry.dispatch(Next(op_id, {"data": {}})) == op_id
-    assert registry.live_ids() == []
-    assert queue.empty()
-    assert registry.dispatch(Next(op_id, {"data": {}})) is None  # gone now
-
-
-def test_detach_after_server_ended() -> None:
-    """Detaching an operation the server already completed does nothing."""
-    registry = Registry()
-    op_id, _ = registry.open()
-    registry.dispatch(Complete(op_id))
-    assert registry.detach(op_id) is None
-    assert registry.live_ids() == []
-
-
-def test_detached_operations_are_bounded() -> None:
-    """Past MAX_DETACHED waiting for complete, the oldest is returned to be cancelled."""
-    from gqlws_sync._registry import MAX_DETACHED
-
-    registry = Registry()
-    ids = [registry.open()[0] for _ in range(MAX_DETACHED + 1)]
-    assert [registry.detach(op_id) for op_id in ids[:-1]] == [None] * MAX_DETACHED
-    assert registry.detach(ids[-1]) == ids[0]
-    assert len(registry) == MAX_DETACHED
-
-
-def test_fail_all_skips_detached() -> None:
-    """Detached operations have no caller: fail_all puts nothing anywhere for them."""
-    registry = Registry()
-    op_id, queue = registry.open()
-    registry.detach(op_id)
-    registry.fail_all(exceptions.TransportClosed("gone", 1006))
-    assert queue.empty()
-    assert registry.live_ids() == []
