@@ -11,8 +11,9 @@ to ``graphql-transport-ws``.
   subprotocols=[...])`` with its defaults, and the same ``recv()`` + ``json.loads`` loop: what a
   sync Python user who does not want websocket-client would pick. Unlike ``raw`` it has a
   background thread of its own that reads the socket and hands messages to ``recv()``.
-- ``gqlws_sync`` / ``gqlws_sync+orjson``: ``gqlws_sync.Client``, the second with
-  ``json_loads=orjson.loads``.
+- ``gqlws_sync`` / ``gqlws_sync+orjson``: ``gqlws_sync.Client``, the first with the standard
+  library's ``json`` chosen explicitly (orjson is the default once it is installed, and the
+  benchmark extra installs it), the second with its default codec, which must be orjson.
 - ``gql-async``: gql 4's ``Client(transport=WebsocketsTransport(...))`` in ``async with client
   as session``; concurrency is tasks on that one session.
 - ``gql-sync``: the same gql ``Client`` called from plain synchronous code,
@@ -486,7 +487,10 @@ class WebsocketsSyncPeer(Peer):
 
 class GqlwsSyncPeer(Peer):
     name = "gqlws_sync"
-    usage = "gqlws_sync.Client(url, subprotocols=[...]); threads share one Client"
+    usage = (
+        "gqlws_sync.Client(url, subprotocols=[...], json_loads=json.loads, "
+        "json_dumps=json.dumps); threads share one Client"
+    )
 
     def _client(self, url: str, **options: Any) -> Any:
         from gqlws_sync import Client
@@ -494,7 +498,8 @@ class GqlwsSyncPeer(Peer):
         return Client(url, subprotocols=[SUBPROTOCOL], **self._options(), **options)
 
     def _options(self) -> dict[str, Any]:
-        return {}
+        """The JSON codec: the standard library's here, whatever else is installed."""
+        return {"json_loads": json.loads, "json_dumps": json.dumps}
 
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
         with self._client(url) as client:
@@ -614,12 +619,14 @@ class GqlwsSyncPeer(Peer):
 
 class GqlwsSyncOrjsonPeer(GqlwsSyncPeer):
     name = "gqlws_sync+orjson"
-    usage = "as gqlws_sync, with json_loads=orjson.loads"
+    usage = "as gqlws_sync, with its default codec: orjson, installed (the fast extra)"
 
     def _options(self) -> dict[str, Any]:
-        import orjson
-
-        return {"json_loads": orjson.loads}
+        try:
+            import orjson  # noqa: F401  # the default codec is orjson only when it is installed
+        except ImportError as exc:
+            raise Unsupported("orjson is not installed (pip install 'gqlws_sync[fast]')") from exc
+        return {}
 
 
 # -- gql --------------------------------------------------------------------------------------
