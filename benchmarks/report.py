@@ -957,7 +957,8 @@ def render(document: dict[str, Any]) -> str:
                     continue
                 row += [_verdict(target), _shown(target)]
             rows.append(row)
-        out += _table(headers, rows, left=2)
+        if rows:
+            out += _table(headers, rows, left=2)
         if unmeasured:
             out.append(f"{unmeasured} more targets need measurements this run left out")
     return "\n".join(out) + "\n"
