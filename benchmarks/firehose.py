@@ -13,6 +13,10 @@ the client under test, never the server, is the bottleneck:
   whose JSON text is exactly ``S`` bytes (padded, so "payload size" means the WebSocket payload),
   repeated into batches of about 256 KiB that each go out with a single ``transport.write``; the
   transport's high-water mark pauses the stream while the client is behind;
+- ``burst(count: N, size: S, group: G)`` is held until the connection holds G such bursts, then
+  all of them start at once and share the stream: each batch interleaves the frames of every
+  live burst (prebuilt once per round), so G subscriptions receive in turn, as from one busy
+  topic, and no subscription finishes before the others have started;
 - a query for ``echo`` is answered with a prebuilt ``next`` + ``complete`` (the id substituted) in
   one write; ``idle`` subscriptions are remembered and never answered; ``idleCount`` returns how
   many idle subscriptions this connection holds (the benchmark's "the server has them all");
@@ -61,7 +65,7 @@ STATS_QUERY = "{ stats }"
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _FIELD = re.compile(r"\{\s*(\w+)")
-_BURST_ARGS = re.compile(r"count\s*:\s*(\d+)\s*,\s*size\s*:\s*(\d+)")
+_BURST_ARGS = re.compile(r"count\s*:\s*(\d+)\s*,\s*size\s*:\s*(\d+)(?:\s*,\s*group\s*:\s*(\d+))?")
 
 #: A burst is written in runs of about this many bytes, one transport.write each.
 _BATCH_BYTES = 256 * 1024
@@ -81,9 +85,14 @@ _OP_PING = 0x9
 _OP_PONG = 0xA
 
 
-def burst_query(count: int, size: int) -> str:
-    """The subscription that streams ``count`` messages of ``size`` bytes of JSON text each."""
-    return f"subscription {{ burst(count: {count}, size: {size}) }}"
+def burst_query(count: int, size: int, group: int | None = None) -> str:
+    """The subscription that streams ``count`` messages of ``size`` bytes of JSON text each.
+
+    With ``group``, the server holds the burst until the connection holds ``group`` of them,
+    then streams them all at once, interleaved.
+    """
+    grouped = "" if group is None else f", group: {group}"
+    return f"subscription {{ burst(count: {count}, size: {size}{grouped}) }}"
 
 
 def encode_frame(payload: bytes, opcode: int = _OP_TEXT) -> bytes:
@@ -142,6 +151,11 @@ class FirehoseConnection(asyncio.Protocol):
         self._paused = False
         self._pump_scheduled = False
         self._bursts: dict[str, _Burst] = {}
+        #: Grouped bursts not started yet, and how many the group waits for.
+        self._held: dict[str, _Burst] = {}
+        self._group = 0
+        #: The interleaved batch of the live bursts: (their ids, frames of each, the bytes).
+        self._round: tuple[tuple[str, ...], int, bytes] | None = None
         self._idle: set[str] = set()
         self._received: dict[str, int] = {}
 
@@ -155,6 +169,7 @@ class FirehoseConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._bursts.clear()
+        self._held.clear()
         self._idle.clear()
 
     def pause_writing(self) -> None:
@@ -295,6 +310,7 @@ class FirehoseConnection(asyncio.Protocol):
             self._transport.write(encode_frame(struct.pack("!H", code), _OP_CLOSE))
         self._closing = True
         self._bursts.clear()
+        self._held.clear()
         self._transport.close()
 
     # -- graphql-transport-ws ---------------------------------------------------------------
@@ -314,6 +330,7 @@ class FirehoseConnection(asyncio.Protocol):
             self._subscribe(op_id, query if isinstance(query, str) else "")
         elif kind == "complete" and isinstance(op_id, str):
             self._bursts.pop(op_id, None)
+            self._held.pop(op_id, None)
             self._idle.discard(op_id)
         elif kind == "connection_init":
             self._write(_ACK)
@@ -332,7 +349,16 @@ class FirehoseConnection(asyncio.Protocol):
                 self._error(op_id, "burst needs literal count and size arguments")
                 return
             count, size = int(args.group(1)), int(args.group(2))
-            self._bursts[op_id] = _Burst(encode_frame(burst_message(op_id, size)), count)
+            burst = _Burst(encode_frame(burst_message(op_id, size)), count)
+            if args.group(3) is not None:
+                self._group = int(args.group(3))
+                self._held[op_id] = burst
+                if len(self._held) < self._group:
+                    return
+                self._bursts.update(self._held)
+                self._held.clear()
+            else:
+                self._bursts[op_id] = burst
             if not self._pump_scheduled:
                 self._pump()
         elif field == "echo":
@@ -382,6 +408,9 @@ class FirehoseConnection(asyncio.Protocol):
         budget = _TURN_BYTES
         bursts = self._bursts
         while bursts and budget > 0 and not self._paused and not self._closing:
+            if len(bursts) > 1:
+                budget -= self._write_round()
+                continue
             op_id, burst = next(iter(bursts.items()))
             if burst.remaining >= burst.batch_count:
                 data = burst.batch
@@ -397,6 +426,37 @@ class FirehoseConnection(asyncio.Protocol):
         if bursts and not self._paused and not self._closing:
             self._pump_scheduled = True
             asyncio.get_running_loop().call_soon(self._pump)
+
+    def _write_round(self) -> int:
+        """One batch interleaving every live burst; completes those it finishes. Bytes written.
+
+        Each burst contributes the same number of frames, so bursts started together end
+        together. The batch is rebuilt only when the set of live bursts changes.
+        """
+        transport = self._transport
+        assert transport is not None
+        bursts = self._bursts
+        ids = tuple(bursts)
+        fewest = min(burst.remaining for burst in bursts.values())
+        per_batch = min(burst.batch_count for burst in bursts.values())
+        share = min(max(1, per_batch // len(bursts)), fewest)
+        cached = self._round
+        if cached is not None and cached[0] == ids and cached[1] == share:
+            data = cached[2]
+        else:
+            data = b"".join(bursts[op_id].frame * share for op_id in ids)
+            self._round = (ids, share, data)
+        transport.write(data)
+        written = len(data)
+        for op_id in ids:
+            burst = bursts[op_id]
+            burst.remaining -= share
+            if burst.remaining == 0:
+                del bursts[op_id]
+                done = _message({"id": op_id, "type": "complete"})
+                transport.write(done)
+                written += len(done)
+        return written
 
 
 async def serve(host: str, port: int) -> None:

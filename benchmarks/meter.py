@@ -71,6 +71,10 @@ class Window:
     involuntary_switches: int
     #: Seconds our threads were runnable but not running (summed over threads); None if unknown.
     runqueue_wait_seconds: float | None = None
+    #: Page faults of this process served without I/O: first touches of fresh memory. Each
+    #: zeroes a page, and on a VM may stall the vCPU in the host for longer than the guest
+    #: counts as CPU time, so a client that keeps allocating fresh buffers shows up here.
+    minor_faults: int = 0
 
     @property
     def cpu_share(self) -> float:
@@ -142,6 +146,7 @@ class Meter:
             runqueue_wait_seconds=(
                 None if waited is None or self._waited is None else waited - self._waited
             ),
+            minor_faults=usage.ru_minflt - before.ru_minflt,
         )
 
     def result(self) -> Window:

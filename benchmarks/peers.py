@@ -7,8 +7,13 @@ to ``graphql-transport-ws``.
 - ``raw``: websocket-client's ``create_connection(..., skip_utf8_validation=True)`` and a loop
   of ``recv()`` + ``json.loads``, single-threaded: the practical ceiling for a consumer that
   parses every message. It has no reader thread, no queues and no dispatch.
-- ``gqlws_sync`` / ``gqlws_sync+orjson``: ``gqlws_sync.Client``, the second with
-  ``json_loads=orjson.loads``.
+- ``websockets-sync``: the websockets library's synchronous client, ``connect(url,
+  subprotocols=[...])`` with its defaults, and the same ``recv()`` + ``json.loads`` loop: what a
+  sync Python user who does not want websocket-client would pick. Unlike ``raw`` it has a
+  background thread of its own that reads the socket and hands messages to ``recv()``.
+- ``gqlws_sync`` / ``gqlws_sync+orjson``: ``gqlws_sync.Client``, the first with the standard
+  library's ``json`` chosen explicitly (orjson is the default once it is installed, and the
+  benchmark extra installs it), the second with its default codec, which must be orjson.
 - ``gql-async``: gql 4's ``Client(transport=WebsocketsTransport(...))`` in ``async with client
   as session``; concurrency is tasks on that one session.
 - ``gql-sync``: the same gql ``Client`` called from plain synchronous code,
@@ -27,12 +32,15 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import websocket
 
 from .firehose import ECHO_QUERY, IDLE_COUNT_QUERY, IDLE_SUBSCRIPTION, SUBPROTOCOL, burst_query
 from .meter import Meter, rss_bytes
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 __all__ = ["PEERS", "IdleSubscriptions", "Peer", "ThreadsRun", "Unsupported"]
 
@@ -52,6 +60,8 @@ class ThreadsRun:
     connections: int
     #: The first failure, as text, when there were any.
     first_failure: str | None = None
+    #: Seconds per successful query, all threads together (for percentiles under load).
+    latencies: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,14 @@ class Peer:
         """``workers`` threads (or tasks) each running ``per_worker`` echo queries."""
         raise Unsupported("not implemented")
 
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        """``subscriptions`` bursts of ``each`` messages sharing one stream; messages received.
+
+        The server starts them together once all are subscribed (``burst(group:)``), and the
+        meter covers subscribing too, as a user would pay for it.
+        """
+        raise Unsupported("not implemented")
+
     def connect(self, url: str, count: int) -> list[float]:
         """``count`` connects (TCP + upgrade + init + ack); seconds each, closing untimed."""
         raise Unsupported("not implemented")
@@ -106,6 +124,36 @@ def _wait_until(predicate: Callable[[], bool], what: str) -> None:
 
 def _subscribe_frame(op_id: str, query: str) -> str:
     return json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query}})
+
+
+def _demultiplex(
+    send: Callable[[str], object],
+    recv: Callable[[], str | bytes],
+    subscriptions: int,
+    each: int,
+    size: int,
+) -> int:
+    """Subscribe grouped bursts on one socket and read until every one has completed.
+
+    What a single-threaded user of a bare socket writes for many subscriptions: route each
+    message by its id (here to a counter, the cheapest handler) and count the completes.
+    """
+    query = burst_query(each, size, group=subscriptions)
+    for number in range(subscriptions):
+        send(_subscribe_frame(str(number), query))
+    per_id = dict.fromkeys(map(str, range(subscriptions)), 0)
+    live = subscriptions
+    loads = json.loads
+    while live:
+        message = loads(recv())
+        kind = message["type"]
+        if kind == "next":
+            per_id[message["id"]] += 1
+        elif kind == "complete":
+            live -= 1
+        else:
+            raise RuntimeError(f"unexpected message {message!r}")
+    return sum(per_id.values())
 
 
 # -- raw websocket-client loop ----------------------------------------------------------------
@@ -136,6 +184,14 @@ class RawPeer(Peer):
         done = json.loads(ws.recv())
         if result.get("type") != "next" or done.get("type") != "complete":
             raise RuntimeError(f"unexpected answer {result!r} {done!r}")
+
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        ws = self._open(url)
+        try:
+            with meter:
+                return _demultiplex(ws.send, ws.recv, subscriptions, each, size)
+        finally:
+            ws.close()
 
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
         ws = self._open(url)
@@ -266,12 +322,175 @@ class RawPeer(Peer):
             ws.shutdown()  # type: ignore[no-untyped-call]
 
 
+# -- websockets' synchronous client ------------------------------------------------------------
+
+
+class WebsocketsSyncPeer(Peer):
+    name = "websockets-sync"
+    usage = (
+        "websockets.sync.client.connect(url, subprotocols=[...]), its defaults; one thread: "
+        "ws.recv() + json.loads per message; a connection per thread"
+    )
+
+    @staticmethod
+    def _open(url: str) -> ClientConnection:
+        from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
+
+        ws = connect(url, subprotocols=[Subprotocol(SUBPROTOCOL)])
+        try:
+            ws.send('{"type":"connection_init","payload":{}}')
+            ack = json.loads(ws.recv(timeout=STALL_TIMEOUT))
+        except BaseException:
+            ws.close()
+            raise
+        if ack.get("type") != "connection_ack":
+            ws.close()
+            raise RuntimeError(f"expected connection_ack, got {ack!r}")
+        return ws
+
+    @staticmethod
+    def _round_trip(ws: ClientConnection, op_id: str) -> None:
+        ws.send(_subscribe_frame(op_id, ECHO_QUERY))
+        result = json.loads(ws.recv())
+        done = json.loads(ws.recv())
+        if result.get("type") != "next" or done.get("type") != "complete":
+            raise RuntimeError(f"unexpected answer {result!r} {done!r}")
+
+    def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
+        with self._open(url) as ws:
+            received = 0
+            loads = json.loads
+            recv = ws.recv
+            with meter:
+                ws.send(_subscribe_frame("1", burst_query(count, size)))
+                while True:
+                    message = loads(recv())
+                    if message["type"] != "next":
+                        break
+                    received += 1
+            return received
+
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        with self._open(url) as ws, meter:
+            return _demultiplex(ws.send, ws.recv, subscriptions, each, size)
+
+    def latency(self, url: str, count: int) -> list[float]:
+        with self._open(url) as ws:
+            samples = []
+            clock = time.perf_counter
+            for number in range(count):
+                start = clock()
+                self._round_trip(ws, str(number))
+                samples.append(clock() - start)
+            return samples
+
+    def threads(self, url: str, workers: int, per_worker: int, meter: Meter) -> ThreadsRun:
+        # One connection per thread: a websockets connection refuses concurrent recv() calls.
+        sockets = [self._open(url) for _ in range(workers)]
+        start = threading.Barrier(workers + 1)
+        failures: list[BaseException] = []
+        completed = [0] * workers
+
+        def work(index: int) -> None:
+            ws = sockets[index]
+            start.wait(STALL_TIMEOUT)
+            try:
+                for number in range(per_worker):
+                    self._round_trip(ws, str(number))
+                    completed[index] += 1
+            except Exception as exc:
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=work, args=(index,), daemon=True) for index in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            with meter:
+                start.wait(STALL_TIMEOUT)
+                for thread in threads:
+                    thread.join(STALL_TIMEOUT)
+        finally:
+            for ws in sockets:
+                ws.close()
+        done = sum(completed)
+        return ThreadsRun(
+            completed=done,
+            failures=workers * per_worker - done,
+            connections=workers,
+            first_failure=repr(failures[0]) if failures else None,
+        )
+
+    def connect(self, url: str, count: int) -> list[float]:
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            ws = self._open(url)
+            samples.append(time.perf_counter() - start)
+            ws.close()
+        return samples
+
+    def idle_subscriptions(self, url: str, count: int, *, traced: bool) -> IdleSubscriptions:
+        with self._open(url) as ws:
+            with _memory(traced) as memory:
+                start = time.perf_counter()
+                live: dict[str, str] = {}
+                for number in range(count):
+                    op_id = str(number)
+                    ws.send(_subscribe_frame(op_id, IDLE_SUBSCRIPTION))
+                    live[op_id] = IDLE_SUBSCRIPTION
+                ws.send(_subscribe_frame("count", IDLE_COUNT_QUERY))
+                answer = json.loads(ws.recv(timeout=STALL_TIMEOUT))
+                json.loads(ws.recv(timeout=STALL_TIMEOUT))  # complete
+                seconds = time.perf_counter() - start
+            if answer["payload"]["data"]["idleCount"] != count:
+                raise RuntimeError(f"the server holds {answer} idle subscriptions, not {count}")
+            return IdleSubscriptions(seconds, memory.per(count))
+
+    @contextmanager
+    def idle_connection(self, url: str, ping_interval: float) -> Iterator[None]:
+        from websockets.exceptions import ConnectionClosed
+
+        ws = self._open(url)
+        stop = threading.Event()
+
+        def pinger() -> None:
+            # As the raw loop: sleeps in recv() until the next ping is due, never polling.
+            next_ping = time.monotonic() + ping_interval
+            while not stop.is_set():
+                wait = next_ping - time.monotonic()
+                if wait <= 0:
+                    ws.send('{"type":"ping"}')
+                    next_ping += ping_interval
+                    continue
+                try:
+                    ws.recv(timeout=wait)
+                except TimeoutError:
+                    pass
+                except ConnectionClosed:
+                    return
+
+        thread = threading.Thread(target=pinger, name="websockets-pinger", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ws.close()  # wakes the pinger's recv() with ConnectionClosed
+            thread.join(STALL_TIMEOUT)
+
+
 # -- gqlws_sync ---------------------------------------------------------------------------------
 
 
 class GqlwsSyncPeer(Peer):
     name = "gqlws_sync"
-    usage = "gqlws_sync.Client(url, subprotocols=[...]); threads share one Client"
+    usage = (
+        "gqlws_sync.Client(url, subprotocols=[...], json_loads=json.loads, "
+        "json_dumps=json.dumps); threads share one Client"
+    )
 
     def _client(self, url: str, **options: Any) -> Any:
         from gqlws_sync import Client
@@ -279,7 +498,8 @@ class GqlwsSyncPeer(Peer):
         return Client(url, subprotocols=[SUBPROTOCOL], **self._options(), **options)
 
     def _options(self) -> dict[str, Any]:
-        return {}
+        """The JSON codec: the standard library's here, whatever else is installed."""
+        return {"json_loads": json.loads, "json_dumps": json.dumps}
 
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
         with self._client(url) as client:
@@ -304,14 +524,22 @@ class GqlwsSyncPeer(Peer):
         with self._client(url) as client:
             start = threading.Barrier(workers + 1)
             failures: list[BaseException] = []
+            latencies: list[float] = []
 
             def work() -> None:
+                execute = client.execute
+                clock = time.perf_counter
+                mine = []
                 start.wait(STALL_TIMEOUT)
                 for _ in range(per_worker):
+                    began = clock()
                     try:
-                        client.execute(ECHO_QUERY)
+                        execute(ECHO_QUERY)
                     except Exception as exc:
                         failures.append(exc)
+                    else:
+                        mine.append(clock() - began)
+                latencies.extend(mine)
 
             threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
             for thread in threads:
@@ -325,7 +553,39 @@ class GqlwsSyncPeer(Peer):
             failures=len(failures),
             connections=1,
             first_failure=repr(failures[0]) if failures else None,
+            latencies=tuple(latencies),
         )
+
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        # A sync user consumes each subscription's iterator on a thread of its own; the calling
+        # thread does it when there is only one.
+        query = burst_query(each, size, group=subscriptions)
+        with self._client(url) as client:
+            if subscriptions == 1:
+                with meter:
+                    return sum(1 for _ in client.subscribe(query, timeout=STALL_TIMEOUT))
+            go = threading.Event()
+            subscribed: list[Any] = []
+            received = [0] * subscriptions
+
+            def consume(index: int) -> None:
+                go.wait(STALL_TIMEOUT)
+                received[index] = sum(1 for _ in subscribed[index])
+
+            threads = [
+                threading.Thread(target=consume, args=(index,), daemon=True)
+                for index in range(subscriptions)
+            ]
+            for thread in threads:
+                thread.start()
+            with meter:
+                subscribed.extend(
+                    client.subscribe(query, timeout=STALL_TIMEOUT) for _ in range(subscriptions)
+                )
+                go.set()
+                for thread in threads:
+                    thread.join(STALL_TIMEOUT)
+            return sum(received)
 
     def connect(self, url: str, count: int) -> list[float]:
         samples = []
@@ -359,12 +619,14 @@ class GqlwsSyncPeer(Peer):
 
 class GqlwsSyncOrjsonPeer(GqlwsSyncPeer):
     name = "gqlws_sync+orjson"
-    usage = "as gqlws_sync, with json_loads=orjson.loads"
+    usage = "as gqlws_sync, with its default codec: orjson, installed (the fast extra)"
 
     def _options(self) -> dict[str, Any]:
-        import orjson
-
-        return {"json_loads": orjson.loads}
+        try:
+            import orjson  # noqa: F401  # the default codec is orjson only when it is installed
+        except ImportError as exc:
+            raise Unsupported("orjson is not installed (pip install 'gqlws_sync[fast]')") from exc
+        return {}
 
 
 # -- gql --------------------------------------------------------------------------------------
@@ -422,16 +684,21 @@ class GqlAsyncPeer(Peer):
     def threads(self, url: str, workers: int, per_worker: int, meter: Meter) -> ThreadsRun:
         request = _gql_request(ECHO_QUERY)
         failures: list[BaseException] = []
+        latencies: list[float] = []
 
         async def run() -> None:
             async with _gql_client(url) as session:
 
                 async def work() -> None:
+                    clock = time.perf_counter
                     for _ in range(per_worker):
+                        began = clock()
                         try:
                             await session.execute(request)
                         except Exception as exc:
                             failures.append(exc)
+                        else:
+                            latencies.append(clock() - began)
 
                 with meter:
                     await asyncio.gather(*(work() for _ in range(workers)))
@@ -442,7 +709,26 @@ class GqlAsyncPeer(Peer):
             failures=len(failures),
             connections=1,
             first_failure=repr(failures[0]) if failures else None,
+            latencies=tuple(latencies),
         )
+
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        request = _gql_request(burst_query(each, size, group=subscriptions))
+
+        async def run() -> int:
+            async with _gql_client(url) as session:
+
+                async def consume() -> int:
+                    received = 0
+                    async for _ in session.subscribe(request):
+                        received += 1
+                    return received
+
+                with meter:
+                    counts = await asyncio.gather(*(consume() for _ in range(subscriptions)))
+            return sum(counts)
+
+        return asyncio.run(run())
 
     def connect(self, url: str, count: int) -> list[float]:
         async def run() -> list[float]:
@@ -624,7 +910,14 @@ class GqlSyncPeer(Peer):
 
 PEERS: dict[str, type[Peer]] = {
     peer.name: peer
-    for peer in (RawPeer, GqlwsSyncPeer, GqlwsSyncOrjsonPeer, GqlAsyncPeer, GqlSyncPeer)
+    for peer in (
+        RawPeer,
+        WebsocketsSyncPeer,
+        GqlwsSyncPeer,
+        GqlwsSyncOrjsonPeer,
+        GqlAsyncPeer,
+        GqlSyncPeer,
+    )
 }
 
 

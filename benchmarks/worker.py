@@ -46,7 +46,12 @@ def _throughput(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
             if received != count:
                 raise RuntimeError(f"expected {count} messages of {size_text} B, got {received}")
             results.setdefault(size_text, []).append(
-                {"messages": received, "rate": received / window.seconds, **window.as_dict()}
+                {
+                    "messages": received,
+                    "rate": received / window.seconds,
+                    "faults_per_message": window.minor_faults / received,
+                    **window.as_dict(),
+                }
             )
     return {"sizes": results}
 
@@ -150,6 +155,104 @@ def _idle_cpu(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
     return {"reps": reps}
 
 
+# -- cost curves: one figure per point (a count of subscriptions, threads, a size) -------------
+
+
+def _fanout(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
+    params = job["params"]
+    size, total = params["size"], params["messages"]
+    peer.fanout(job["url"], 1, 100, size, Meter(None))  # warm-up: first-use imports and caches
+    points: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(job["reps"]):
+        for subscriptions in params["subscriptions"]:
+            each = max(1, total // subscriptions)
+            meter = Meter(job["server_pid"])
+            received = peer.fanout(job["url"], subscriptions, each, size, meter)
+            window = meter.result()
+            if received != subscriptions * each:
+                raise RuntimeError(
+                    f"expected {subscriptions} x {each} messages, got {received} in all"
+                )
+            points.setdefault(str(subscriptions), []).append(
+                {
+                    "messages": received,
+                    "rate": received / window.seconds,
+                    "cpu_us_per_message": window.cpu_seconds * 1e6 / received,
+                    **window.as_dict(),
+                }
+            )
+    return {"points": points}
+
+
+def _threads_curve(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
+    params = job["params"]
+    peer.threads(job["url"], 1, 50, Meter(None))  # warm-up
+    points: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(job["reps"]):
+        for workers in params["workers"]:
+            per_worker = max(1, params["queries"] // workers)
+            meter = Meter(job["server_pid"])
+            run = peer.threads(job["url"], workers, per_worker, meter)
+            window = meter.result()
+            samples = sorted(run.latencies)
+            if run.failures or not samples:
+                raise RuntimeError(
+                    f"{run.failures} of {workers * per_worker} queries failed with {workers} "
+                    f"threads: {run.first_failure}"
+                )
+            points.setdefault(str(workers), []).append(
+                {
+                    "queries": run.completed,
+                    "qps": run.completed / window.seconds,
+                    "p50_us": percentile(samples, 0.50) * 1e6,
+                    "p99_us": percentile(samples, 0.99) * 1e6,
+                    **window.as_dict(),
+                }
+            )
+    return {"points": points}
+
+
+def _memory_curve(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
+    points: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(job["reps"]):
+        for count in job["params"]["counts"]:
+            # As in the idle-subscriptions cell: the traced run is not the timed one.
+            plain = peer.idle_subscriptions(job["url"], count, traced=False)
+            traced = peer.idle_subscriptions(job["url"], count, traced=True)
+            points.setdefault(str(count), []).append(
+                {
+                    "count": count,
+                    "open_seconds": plain.open_seconds,
+                    "rss_bytes_per_subscription": plain.bytes_per_subscription,
+                    "traced_bytes_per_subscription": traced.bytes_per_subscription,
+                }
+            )
+    return {"points": points}
+
+
+def _cpu_per_message(peer: Peer, job: dict[str, Any]) -> dict[str, Any]:
+    counts = job["params"]["counts"]
+    peer.throughput(job["url"], 100, 200, Meter(None))  # warm-up
+    points: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(job["reps"]):
+        for size_text, count in counts.items():
+            meter = Meter(job["server_pid"])
+            received = peer.throughput(job["url"], count, int(size_text), meter)
+            window = meter.result()
+            if received != count:
+                raise RuntimeError(f"expected {count} messages of {size_text} B, got {received}")
+            points.setdefault(size_text, []).append(
+                {
+                    "messages": received,
+                    "rate": received / window.seconds,
+                    "cpu_us_per_message": window.cpu_seconds * 1e6 / received,
+                    "faults_per_message": window.minor_faults / received,
+                    **window.as_dict(),
+                }
+            )
+    return {"points": points}
+
+
 _MEASUREMENTS = {
     "throughput": _throughput,
     "latency": _latency,
@@ -157,6 +260,10 @@ _MEASUREMENTS = {
     "connect": _connect,
     "idle_subscriptions": _idle_subscriptions,
     "idle_cpu": _idle_cpu,
+    "fanout": _fanout,
+    "threads_curve": _threads_curve,
+    "memory_curve": _memory_curve,
+    "cpu_per_message": _cpu_per_message,
 }
 
 

@@ -464,22 +464,46 @@ def test_hung_server_detected(
 
 def test_stalled_send_is_abandoned(server: ReferenceServer) -> None:
     """A server that stops reading: once the socket buffers are full, a send gives up after
-    the send timeout and every waiter gets KeepAliveTimeout."""
+    the send timeout and every waiter gets KeepAliveTimeout: the caller whose send stalled
+    directly, or, when the connection's end took its operation over first, from its
+    subscription, as every other subscription on the connection."""
     from gqlws_sync.options import DEFAULT_SEND_TIMEOUT
 
     big = "x" * 500_000
-    with Client(server.url, reconnect=False, subprotocols=[GTW], ws_ping_interval=None) as client:
+    subscriptions: list[Any] = []
+
+    def flood(client: Client) -> None:
+        for _ in range(400):  # far more than the kernel buffers of both ends hold
+            subscriptions.append(
+                client.subscribe("query Q($v: String!) { echo(value: $v) }", {"v": big})
+            )
+            if not client.is_connected:
+                break
+        next(subscriptions[-1])  # its start message was the one that stalled
+
+    with Client(
+        server.url,
+        reconnect=False,
+        subprotocols=[GTW],
+        ws_ping_interval=None,
+        connect_timeout=0.5,
+    ) as client:
         server.faults.hang = True
         started = time.monotonic()
         with pytest.raises(KeepAliveTimeout, match="sending stalled") as info:
-            for _ in range(400):  # far more than the kernel buffers of both ends hold
-                client.subscribe("query Q($v: String!) { echo(value: $v) }", {"v": big})
+            flood(client)
         assert time.monotonic() - started < DEFAULT_SEND_TIMEOUT + 5
+        for subscription in subscriptions[:-1]:
+            with pytest.raises(KeepAliveTimeout):
+                next(subscription)
         assert isinstance(info.value, TimeoutError)
         assert not client.is_connected  # never left claiming a corrupt stream is usable
-        server.drop_connections()  # else the server first chews through the stalled backlog
+        # The next call opens a new connection (which the still silent server leaves
+        # unanswered) instead of waiting on the abandoned one.
+        with pytest.raises(ConnectTimeout):
+            client.execute("{ hello }", timeout=5)
+        assert len(server.handshakes) == 2
         server.faults.hang = False
-        assert client.execute("{ hello }") == {"hello": "Hello world"}  # a new connection
 
 
 def test_apollo_ka_keeps_alive_then_deadline(gqlws_server_factory: ServerFactory) -> None:
