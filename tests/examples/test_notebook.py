@@ -91,6 +91,11 @@ def kernel(gqlws_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch) -> It
     )
     with client.setup_kernel():
         yield Kernel(notebook, client)
+    # nbclient's synchronous calls run on an event loop of jupyter_core's that nothing
+    # closes; left to the garbage collector it warns in whichever test comes next.
+    from jupyter_core.utils import ensure_event_loop
+
+    ensure_event_loop().close()
 
 
 def test_notebook(kernel: Kernel, gqlws_server: ReferenceServer) -> None:
