@@ -170,7 +170,7 @@ class Supervisor:
                     # reconnection follows is decided there. Who wakes it: _lost, close().
                     remaining = deadline.remaining()
                     if remaining == 0:
-                        raise self._wait_timeout(deadline, _Episode(connection.cause))
+                        raise self._wait_timeout(deadline, connection.cause)
                     self._cond.wait(remaining)
                     continue
                 episode = self._episode
@@ -181,15 +181,14 @@ class Supervisor:
                     while not episode.done and not self._closed:
                         remaining = deadline.remaining()
                         if remaining == 0:
-                            raise self._wait_timeout(deadline, episode)
+                            raise self._wait_timeout(deadline, episode.last_error)
                         self._cond.wait(remaining)
                     if episode.error is not None:
                         raise copy_exception(episode.error)
                     continue
             return self._connect(episode, deadline)
 
-    def _wait_timeout(self, deadline: Deadline, episode: _Episode) -> OperationTimeout:
-        last = episode.last_error
+    def _wait_timeout(self, deadline: Deadline, last: BaseException | None) -> OperationTimeout:
         because = f"; last connection error: {last}" if last is not None else ""
         timeout = OperationTimeout(
             f"no connection within {deadline.timeout} s (connecting to "
