@@ -292,7 +292,6 @@ class Supervisor:
                 reconnect off, or a second failure).
             ValueError: the message cannot be sent (NaN, too large); nothing was sent.
         """
-        generation()  # a fork that ran no at-fork hook is noticed here
         while True:
             connection = self._connection
             if connection is None or not connection.is_open:
@@ -323,7 +322,7 @@ class Supervisor:
         """Start an operation handed back by a lost connection on ``connection``."""
         if op.cancelled:
             return
-        resubscription = op.kind == "subscription" and not op.single
+        resubscription = op.streams
         retried = op.retried
         # Counted before the start: its first event may reach the reader of the iterator
         # before start() returns here.
@@ -556,7 +555,7 @@ class Supervisor:
 def _may_restart(op: Operation) -> bool:
     if op.is_mutation:
         return False
-    if op.kind == "subscription" and not op.single:
+    if op.streams:
         return op.resubscribe
     return not op.retried  # a query (or a subscription document in execute()) goes once more
 
