@@ -117,6 +117,11 @@ class Operation:
     def is_mutation(self) -> bool:
         return self.kind == "mutation"
 
+    @property
+    def streams(self) -> bool:
+        """A subscription read as one (not through execute()): resubscribed after a loss."""
+        return self.kind == "subscription" and not self.single
+
     def fail(self, exc: TransportError) -> None:
         """Wake the caller with ``exc`` (a copy of its own)."""
         self.queue.put(copy_exception(exc))

@@ -170,7 +170,7 @@ class Supervisor:
                     # reconnection follows is decided there. Who wakes it: _lost, close().
                     remaining = deadline.remaining()
                     if remaining == 0:
-                        raise self._wait_timeout(deadline, _Episode(connection.cause))
+                        raise self._wait_timeout(deadline, connection.cause)
                     self._cond.wait(remaining)
                     continue
                 episode = self._episode
@@ -181,15 +181,14 @@ class Supervisor:
                     while not episode.done and not self._closed:
                         remaining = deadline.remaining()
                         if remaining == 0:
-                            raise self._wait_timeout(deadline, episode)
+                            raise self._wait_timeout(deadline, episode.last_error)
                         self._cond.wait(remaining)
                     if episode.error is not None:
                         raise copy_exception(episode.error)
                     continue
             return self._connect(episode, deadline)
 
-    def _wait_timeout(self, deadline: Deadline, episode: _Episode) -> OperationTimeout:
-        last = episode.last_error
+    def _wait_timeout(self, deadline: Deadline, last: BaseException | None) -> OperationTimeout:
         because = f"; last connection error: {last}" if last is not None else ""
         timeout = OperationTimeout(
             f"no connection within {deadline.timeout} s (connecting to "
@@ -293,7 +292,6 @@ class Supervisor:
                 reconnect off, or a second failure).
             ValueError: the message cannot be sent (NaN, too large); nothing was sent.
         """
-        generation()  # a fork that ran no at-fork hook is noticed here
         while True:
             connection = self._connection
             if connection is None or not connection.is_open:
@@ -340,7 +338,7 @@ class Supervisor:
         """Start an operation handed back by a lost connection on ``connection``."""
         if op.cancelled:
             return
-        resubscription = op.kind == "subscription" and not op.single
+        resubscription = op.streams
         retried = op.retried
         # Counted before the start: its first event may reach the reader of the iterator
         # before start() returns here.
@@ -573,7 +571,7 @@ class Supervisor:
 def _may_restart(op: Operation) -> bool:
     if op.is_mutation:
         return False
-    if op.kind == "subscription" and not op.single:
+    if op.streams:
         return op.resubscribe
     return not op.retried  # a query (or a subscription document in execute()) goes once more
 

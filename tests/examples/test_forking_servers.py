@@ -27,7 +27,10 @@ from gqlws_sync import Client
 client = Client(os.environ["GQLWS_URL"])  # created at import, as in a web app
 if sys.argv[1] == "master-used":
     client.execute("{ hello }", timeout=5)
-pid = ctypes.CDLL(None).fork()  # a fork from C, as uWSGI makes it
+# A fork from C, as uWSGI makes it, with the GIL held as its master holds it (CDLL would
+# let the master's reader thread take the GIL during the call, and a child forked then
+# never gets it back).
+pid = ctypes.PyDLL(None).fork()
 if pid == 0:
     status = 1
     try:

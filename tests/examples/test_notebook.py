@@ -76,6 +76,10 @@ class Kernel:
         return cell
 
 
+#: See the end of the kernel fixture.
+_KEPT_LOOPS: list[Any] = []
+
+
 @pytest.fixture
 def kernel(gqlws_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kernel]:
     """A live kernel for the notebook, connected to the reference server through GQLWS_URL."""
@@ -91,6 +95,14 @@ def kernel(gqlws_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch) -> It
     )
     with client.setup_kernel():
         yield Kernel(notebook, client)
+    # nbclient's synchronous calls run on an event loop of jupyter_core's, which it makes the
+    # thread's current one and never closes. Closing it here would hand a closed loop to the
+    # next code asking for the current one (gql's sync client does); dropped by the next
+    # asyncio.run(), the garbage collector would warn in whichever test came next. It is
+    # kept for the rest of the session instead.
+    from jupyter_core.utils import ensure_event_loop
+
+    _KEPT_LOOPS.append(ensure_event_loop())
 
 
 def test_notebook(kernel: Kernel, gqlws_server: ReferenceServer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -212,3 +213,40 @@ def test_initial_bytes_are_parsed_before_reading(pair: tuple[socket.socket, sock
     assert reader.read() == [(PING, bytearray(b"early"))]
     server.sendall(frame(TEXT, b"x")[2:])
     assert reader.read() == [(TEXT, bytearray(b"x"))]
+
+
+def test_frame_larger_than_the_buffer(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A frame larger than the reader's buffer grows it, and the frames around it survive."""
+    server, client = pair
+    client.settimeout(5)
+    reader = FrameReader(client, None)
+    big = b"y" * (3 * 1024 * 1024)
+    data = frame(TEXT, b"before") + frame(TEXT, big) + frame(TEXT, b"after")
+    sender = threading.Thread(target=server.sendall, args=(data,))
+    sender.start()
+    messages: list[tuple[int, bytearray]] = []
+    while len(messages) < 3:
+        messages += reader.read()
+    sender.join(5)
+    assert messages == [
+        (TEXT, bytearray(b"before")),
+        (TEXT, bytearray(big)),
+        (TEXT, bytearray(b"after")),
+    ]
+
+
+def test_partial_frames_across_many_reads(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Frames cut at every possible place, over many reads that wrap the buffer many times,
+    come out whole and in order."""
+    server, client = pair
+    client.settimeout(5)
+    reader = FrameReader(client, None)
+    payloads = [bytes([65 + i % 26]) * (i * 997 % 70000) for i in range(400)]
+    data = b"".join(frame(TEXT, p) for p in payloads)
+    sender = threading.Thread(target=server.sendall, args=(data,))
+    sender.start()
+    got: list[bytes] = []
+    while len(got) < len(payloads):
+        got += [bytes(payload) for _, payload in reader.read()]
+    sender.join(5)
+    assert got == payloads

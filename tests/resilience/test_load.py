@@ -10,6 +10,7 @@ half and three quarters of the executes) always hit both kinds of operation in f
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from typing import Any
@@ -25,8 +26,9 @@ from .conftest import Callbacks, record_timing
 #: The full size is 64 threads x 500 execute() calls and 500 subscriptions x 100 events.
 #: It takes about 120 s on a loaded 2-core machine, nearly all of it the in-process
 #: reference server running graphql-core (about 3 ms of CPU per execute), so by default the
-#: same 64 threads and 500 subscriptions make a fifth of the calls and half the events.
-FULL_SIZE = False
+#: same 64 threads and 500 subscriptions make a fifth of the calls and half the events;
+#: GQLWS_LOAD_FULL=1 runs the full size.
+FULL_SIZE = os.environ.get("GQLWS_LOAD_FULL") == "1"
 THREADS = 64
 CALLS_PER_THREAD = 500 if FULL_SIZE else 100
 SUBSCRIPTIONS = 500
