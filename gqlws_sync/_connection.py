@@ -180,11 +180,13 @@ class Connection:
         # Leader/follower: whoever holds _token may read the socket. The reader thread takes
         # it only to read what a wait showed; a caller in lead() holds it while it waits.
         self._token = threading.Lock()
-        self._leader: threading.Thread | None = None
+        # The operation whose caller reads now: a thread that puts into its queue must wake it.
+        self._leading: Operation | None = None
         self._leader_left = threading.Event()
         # A terminal condition a leading caller met, for the reader thread to act on.
         self._leader_error: BaseException | None = None
         self._quiet = 0
+        self._woken = False
 
     # -- state ------------------------------------------------------------------------------
 
@@ -443,15 +445,23 @@ class Connection:
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
         readable = False
+        self._woken = False
         for key, _ in self._selector.select(timeout):
             if key.data:
                 readable = True
             else:
+                self._woken = True
                 try:
                     os.read(self._wake_r, 4096)
                 except OSError:
                     pass
         return readable
+
+    def nudge(self, op: Operation) -> None:
+        """Another thread put an item into ``op``'s queue: if its caller is reading the
+        socket (lead()), it waits on the socket, not on the queue; wake it."""
+        if self._leading is op:
+            self._wake()
 
     def _wake(self) -> None:
         """Wake the reader from its wait; lock-free, so safe in a finalizer."""
@@ -663,13 +673,16 @@ class Connection:
                 passed = self._leader_error
                 if passed is not None:
                     raise passed  # what a caller met while it read: handled as if read here
-                if self._leader is not None:
+                if self._leading is not None:
                     # A caller reads for everyone; who wakes this: lead(), as it leaves.
                     leader_left.wait(_LEADER_CHECK)
                     leader_left.clear()
                     continue
                 # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
                 readable = wait(None)
+                if self._woken and self._leading is not None:
+                    # A caller began to read while this waited; the wake-up was for it.
+                    self._wake()
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
@@ -804,9 +817,11 @@ class Connection:
                 been lost) and reconnected.
         """
         token = self._token
-        if self._leader is not None or not token.acquire(timeout=_TOKEN_WAIT):
+        if self._leading is not None or not token.acquire(timeout=_TOKEN_WAIT):
             return None
-        self._leader = threading.current_thread()
+        # Set before the queue is first looked at: a thread that puts an item after that
+        # look sees it, and wakes this wait (nudge()).
+        self._leading = op
         queue = op.queue
         try:
             while True:
@@ -842,7 +857,7 @@ class Connection:
                     self.abort(failure)
                     raise
         finally:
-            self._leader = None
+            self._leading = None
             token.release()
             self._leader_left.set()
 

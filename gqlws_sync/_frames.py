@@ -117,7 +117,9 @@ class FrameReader:
         else:
             if len(self._buffer) - self._end < _CHUNK:
                 self._make_room(_CHUNK)
-            received = self._recv_into(self._view[self._end :])
+            # At most a chunk at a time, though the buffer may hold more: one read must not
+            # queue more events for one subscription than max_buffered_events allows.
+            received = self._recv_into(self._view[self._end : self._end + _CHUNK])
             if received is None:
                 return []  # part of a TLS record: the rest is on its way
             if not received:

@@ -124,7 +124,18 @@ class Operation:
 
     def fail(self, exc: TransportError) -> None:
         """Wake the caller with ``exc`` (a copy of its own)."""
-        self.queue.put(copy_exception(exc))
+        self.put(copy_exception(exc))
+
+    def put(self, item: Item) -> None:
+        """Hand the caller ``item`` from a thread that is not reading the socket.
+
+        A caller may be reading the socket itself (leader/follower), waiting there rather
+        than on its queue: it is woken too.
+        """
+        self.queue.put(item)
+        connection = self.connection
+        if connection is not None:
+            connection.nudge(self)
 
 
 class Registry:

@@ -594,7 +594,7 @@ class Subscription(Generic[T]):
         self._done = True
         if self._op.generation == generation():
             self._supervisor.cancel(self._op)
-        self._op.queue.put(_CLOSED)
+        self._op.put(_CLOSED)
 
     def __enter__(self) -> Subscription[T]:
         return self

@@ -37,9 +37,17 @@ from gqlws_sync.exceptions import (
 if TYPE_CHECKING:
     from gqlws_sync._connection import Connection
 
-#: The registry only stores the connection on the operation: any object stands in for it.
-CONNECTION = cast("Connection", object())
-OTHER_CONNECTION = cast("Connection", object())
+
+class _NoReader:
+    """Stands in for a connection: the registry stores it on the operation, and a put
+    from outside the reader asks it to wake a caller reading for itself (none here)."""
+
+    def nudge(self, op: Operation) -> None:
+        pass
+
+
+CONNECTION = cast("Connection", _NoReader())
+OTHER_CONNECTION = cast("Connection", _NoReader())
 
 
 def make_op(
