@@ -30,7 +30,9 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import math
 import os
+import select
 import selectors
 import socket
 import ssl
@@ -132,7 +134,8 @@ _LEADER_HANDS_OVER = (
 #: only while it handles what one read brought).
 _TOKEN_WAIT = 0.002
 
-#: The reader thread's check on a reading caller: a safety net, lead() wakes it anyway.
+#: How long the reader thread waits for the token that a reading caller holds before it
+#: looks again (it then finds the socket out of its wait until the caller leaves).
 _LEADER_CHECK = 1.0
 
 
@@ -182,11 +185,11 @@ class Connection:
         self._token = threading.Lock()
         # The operation whose caller reads now: a thread that puts into its queue must wake it.
         self._leading: Operation | None = None
-        self._leader_left = threading.Event()
         # A terminal condition a leading caller met, for the reader thread to act on.
         self._leader_error: BaseException | None = None
         self._quiet = 0
-        self._woken = False
+        self._lead_poll: Any = None
+        self._nudge_r = self._nudge_w = -1
 
     # -- state ------------------------------------------------------------------------------
 
@@ -445,12 +448,10 @@ class Connection:
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
         readable = False
-        self._woken = False
         for key, _ in self._selector.select(timeout):
             if key.data:
                 readable = True
             else:
-                self._woken = True
                 try:
                     os.read(self._wake_r, 4096)
                 except OSError:
@@ -461,7 +462,10 @@ class Connection:
         """Another thread put an item into ``op``'s queue: if its caller is reading the
         socket (lead()), it waits on the socket, not on the queue; wake it."""
         if self._leading is op:
-            self._wake()
+            try:
+                os.write(self._nudge_w, b"\0")
+            except OSError:
+                pass  # full (a nudge is pending anyway), or not made yet (nobody waits)
 
     def _wake(self) -> None:
         """Wake the reader from its wait; lock-free, so safe in a finalizer."""
@@ -663,7 +667,6 @@ class Connection:
         keepalive.arm()
         wait = self._wait_readable
         token = self._token
-        leader_left = self._leader_left
         code = 1006
         reason = ""
         error: BaseException | None = None
@@ -673,24 +676,16 @@ class Connection:
                 passed = self._leader_error
                 if passed is not None:
                     raise passed  # what a caller met while it read: handled as if read here
-                if self._leading is not None:
-                    # A caller reads for everyone; who wakes this: lead(), as it leaves.
-                    leader_left.wait(_LEADER_CHECK)
-                    leader_left.clear()
-                    continue
-                # Who wakes it: data or EOF, abort()'s shutdown, or _wake().
+                # Who wakes it: data or EOF (unless a caller reads: lead() takes the socket
+                # out of this wait meanwhile), abort()'s shutdown, or _wake().
                 readable = wait(None)
-                if self._woken and self._leading is not None:
-                    # A caller began to read while this waited; the wake-up was for it.
-                    self._wake()
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
                     continue
-                if not token.acquire(blocking=False):
-                    # A caller took over between the wait and here: it reads this.
-                    leader_left.wait(_LEADER_CHECK)
-                    leader_left.clear()
+                if not token.acquire(timeout=_LEADER_CHECK):
+                    # A caller took over between the wait and here, and reads this; the
+                    # token comes back when it leaves (or, bounded, the wait resumes).
                     continue
                 try:
                     if self._leader_error is None:
@@ -816,14 +811,32 @@ class Connection:
                 came in the middle of a read, the connection is dropped (bytes may have
                 been lost) and reconnected.
         """
+        queue = op.queue
+        try:
+            return queue.get_nowait()  # a reader (or the last read) got it here already
+        except Empty:
+            pass
         token = self._token
         if self._leading is not None or not token.acquire(timeout=_TOKEN_WAIT):
             return None
-        # Set before the queue is first looked at: a thread that puts an item after that
+        # Set before the queue is looked at again: a thread that puts an item after that
         # look sees it, and wakes this wait (nudge()).
         self._leading = op
-        queue = op.queue
+        selector = self._selector
+        sock = self._ws.sock if self._ws is not None else None
         try:
+            if selector is None or sock is None:
+                raise ValueError("the connection ended meanwhile")
+            # The reader thread stops watching the socket: it sleeps through the data that
+            # this caller reads, instead of waking for nothing.
+            selector.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            self._leading = None
+            token.release()
+            return None
+        try:
+            # Made before the queue is looked at again, so that no nudge can be missed.
+            poll = self._lead_poll or self._make_lead_poll(sock)
             while True:
                 try:
                     return queue.get_nowait()
@@ -834,15 +847,14 @@ class Connection:
                 remaining = deadline.remaining()
                 if remaining == 0:
                     raise Empty
-                readable = self._wait_readable(remaining)
-                self._serve_requests()  # whatever woke the wait, a wake-up may come with data
-                if not readable:
+                if not self._lead_wait(poll, remaining):
                     continue
                 try:
                     self._read_once()
                 except _LEADER_HANDS_OVER as exc:
                     # The reader thread ends the connection, in one place: pass it on.
                     self._leader_error = exc
+                    self._wake()
                     return None
                 except BaseException as exc:
                     # Interrupted mid-read: what was read may be half handled. The stream
@@ -858,8 +870,51 @@ class Connection:
                     raise
         finally:
             self._leading = None
+            try:
+                # Level-triggered: what arrived meanwhile for others wakes the reader now.
+                selector.register(sock, selectors.EVENT_READ, True)
+            except (KeyError, ValueError, OSError):
+                pass  # the connection ended meanwhile: its teardown closed the selector
             token.release()
-            self._leader_left.set()
+            if self._buffered():
+                self._wake()  # read already, but not yet parsed: the socket won't say so
+
+    def _make_lead_poll(self, sock: socket.socket) -> Any:
+        """The reading caller's wait, and the pipe that nudges it: made on the first lead(),
+        not at connect (a connection used by subscription readers only never needs them)."""
+        self._nudge_r, self._nudge_w = os.pipe()
+        os.set_blocking(self._nudge_r, False)
+        os.set_blocking(self._nudge_w, False)
+        poll = select.poll()
+        poll.register(sock, select.POLLIN)
+        poll.register(self._nudge_r, select.POLLIN)
+        self._lead_poll = poll
+        return poll
+
+    def _lead_wait(self, poll: Any, timeout: float | None) -> bool:
+        """A reading caller's wait: True when the socket has data (or EOF), False when
+        nudge() woke it or the time ran out."""
+        if self._buffered():
+            return True
+        readable = False
+        for fd, _ in poll.poll(None if timeout is None else math.ceil(timeout * 1000)):
+            if fd == self._nudge_r:
+                try:
+                    os.read(fd, 4096)
+                except OSError:
+                    pass
+            else:
+                readable = True
+        return readable
+
+    def _buffered(self) -> bool:
+        """Bytes read from the socket but not parsed yet, which no wait can see."""
+        frames = self._frames
+        if frames is not None and frames.primed:
+            return True
+        sock = self._ws.sock if self._ws is not None else None
+        # Decrypted bytes may wait in OpenSSL's buffer, where the selector cannot see them.
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     def _serve_requests(self) -> None:
         """Work other threads handed to the reader: cancels of dropped subscriptions, and
@@ -914,13 +969,14 @@ class Connection:
         selector, self._selector = self._selector, None
         if selector is not None:
             selector.close()
-        for fd in (self._wake_r, self._wake_w):
+        self._lead_poll = None
+        for fd in (self._wake_r, self._wake_w, self._nudge_r, self._nudge_w):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._wake_r = self._wake_w = -1
+        self._wake_r = self._wake_w = self._nudge_r = self._nudge_w = -1
 
     # -- closing ----------------------------------------------------------------------------
 
