@@ -130,6 +130,8 @@ _LEADER_HANDS_OVER = (
     TransportError,
 )
 
+_FOREVER = float("inf")
+
 #: How long a caller waits for the read token when the reader thread holds it (it holds it
 #: only while it handles what one read brought).
 _TOKEN_WAIT = 0.002
@@ -663,8 +665,9 @@ class Connection:
             return  # connect() failed before the ack; it closes the socket
         keepalive = self._keepalive
         assert keepalive is not None
-        keepalive.start()
         keepalive.arm()
+        # The timer thread starts when its first deadline comes (see first_due()).
+        timer_due = keepalive.first_due()
         wait = self._wait_readable
         token = self._token
         code = 1006
@@ -677,8 +680,20 @@ class Connection:
                 if passed is not None:
                     raise passed  # what a caller met while it read: handled as if read here
                 # Who wakes it: data or EOF (unless a caller reads: lead() takes the socket
-                # out of this wait meanwhile), abort()'s shutdown, or _wake().
-                readable = wait(None)
+                # out of this wait meanwhile), abort()'s shutdown, _wake(), the time to start
+                # the timer thread, or a pong deadline (see _keepalive).
+                pong_at = keepalive.pong_check_at(time.monotonic())
+                wake_at = pong_at if timer_due is None else min(timer_due, pong_at or _FOREVER)
+                if wake_at is None:
+                    readable = wait(None)
+                else:
+                    readable = wait(max(0.0, wake_at - time.monotonic()))
+                    now = time.monotonic()
+                    if timer_due is not None and now >= timer_due:
+                        keepalive.start()
+                        timer_due = None
+                    if pong_at is not None and now >= pong_at:
+                        keepalive.check_pongs(now)
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:

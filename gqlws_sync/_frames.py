@@ -20,9 +20,14 @@ import socket
 import ssl
 import threading
 
+#: The most one read asks for.
 _CHUNK = 256 * 1024
-#: The read buffer: room for a few chunks, so that moving a partial frame to the front is rare.
-_BUFFER = 4 * _CHUNK
+#: What the first read asks for; doubled each time a read gets all it asked for, up to
+#: _CHUNK. A connection that only ever sees small messages then never allocates (and zeroes)
+#: a large buffer, which would cost a tenth of a connect.
+_FIRST_READ = 16 * 1024
+#: The read buffer holds a few reads, so that moving a partial frame to the front is rare.
+_READS_PER_BUFFER = 4
 
 CONT = 0x0
 TEXT = 0x1
@@ -66,6 +71,7 @@ class FrameReader:
         "_start",
         "_tls_lock",
         "_view",
+        "_want",
     )
 
     def __init__(
@@ -88,9 +94,10 @@ class FrameReader:
         self._sock = sock
         self._fd = sock.fileno()
         self._tls_lock = tls_lock
-        # One buffer for the life of the connection: every read lands in memory already
-        # touched, and unparsed bytes (less than a frame) are moved, never re-appended.
-        self._buffer = bytearray(max(_BUFFER, len(initial) + _CHUNK))
+        # One buffer, grown a few times at most: every read lands in memory already touched,
+        # and unparsed bytes (less than a frame) are moved, never re-appended.
+        self._want = _FIRST_READ
+        self._buffer = bytearray(len(initial) + _READS_PER_BUFFER * _FIRST_READ)
         self._view = memoryview(self._buffer)
         self._buffer[: len(initial)] = initial
         self._start = 0
@@ -115,16 +122,19 @@ class FrameReader:
         if self._primed:
             self._primed = False  # parse what the handshake read past the response first
         else:
-            if len(self._buffer) - self._end < _CHUNK:
-                self._make_room(_CHUNK)
-            # At most a chunk at a time, though the buffer may hold more: one read must not
+            want = self._want
+            if len(self._buffer) - self._end < want:
+                self._make_room(want)
+            # At most _CHUNK at a time, though the buffer may hold more: one read must not
             # queue more events for one subscription than max_buffered_events allows.
-            received = self._recv_into(self._view[self._end : self._end + _CHUNK])
+            received = self._recv_into(self._view[self._end : self._end + want])
             if received is None:
                 return []  # part of a TLS record: the rest is on its way
             if not received:
                 raise ConnectionEOF("the server closed the TCP connection")
             self._end += received
+            if received == want and want < _CHUNK:
+                self._want = want * 2  # the socket had more: ask for more at a time
         buffer = self._buffer
         messages: list[tuple[int, bytearray]] = []
         size = self._end
@@ -186,7 +196,10 @@ class FrameReader:
         frame) to the front, or into a larger buffer when a frame is larger than this one."""
         unparsed = self._end - self._start
         if unparsed + needed > len(self._buffer):
-            bigger = bytearray(unparsed + needed)
+            # Room for a few reads, or (a frame larger than that) for the frame alone.
+            bigger = bytearray(
+                max(unparsed + needed, min(_READS_PER_BUFFER * needed, _READS_PER_BUFFER * _CHUNK))
+            )
             bigger[:unparsed] = self._view[self._start : self._end]
             self._view.release()
             self._buffer = bigger

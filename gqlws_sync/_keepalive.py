@@ -1,12 +1,16 @@
-"""The timer thread: client pings, pong deadlines and the keep-alive deadline.
+"""Keep-alive: client pings, pong deadlines and the server's keep-alive deadline.
 
-One thread per connection sleeps on an Event until the nearest deadline, so an idle connection
-costs one wake-up per interval and ``stop()`` wakes it at once. Other threads report activity by
-plain attribute writes (``touch``, ``pong_received``); the timer reads them when it wakes, so the
-hot reader path never takes a lock or wakes this thread.
+The timer thread (one per connection, started when its first deadline comes, not at connect)
+sleeps on a lock until the next ping is due or the keep-alive deadline passes; ``stop()``
+wakes it at once. Pong deadlines are enforced by the reader instead (``pong_check_at`` and
+``check_pongs``): the reader wakes for the pong anyway, and it knows in advance the deadline
+of the next ping, so an idle connection costs two wake-ups per interval (the ping, the pong),
+as a bare loop that pings does, and not a third to find that the pong came. Other threads
+report activity by plain attribute writes (``touch``, ``pong_received``); nothing on the hot
+reader path takes a lock or wakes the timer.
 
-Threads: ``start``/``stop`` from the connection's owner, ``touch``/``*_received`` from the
-reader, everything else on the timer thread itself.
+Threads: ``start`` and ``check_pongs`` from the reader, ``stop`` from whoever ends the
+connection, ``touch``/``*_received`` from whoever reads, the rest on the timer thread itself.
 """
 
 from __future__ import annotations
@@ -48,13 +52,11 @@ class _Pinger:
         self.pong_deadline: float | None = None
 
     def due(self, now: float) -> float:
-        """Send the ping if it is time; return the pinger's next deadline.
+        """Send the ping if it is time; return when the next one is due.
 
         Raises:
-            _Dead: the pong is late (the message says which), or the send failed.
+            _Dead: the send failed.
         """
-        if self.pong_deadline is not None and now >= self.pong_deadline:
-            raise _Dead(self.silence)
         if now >= self.next_at:
             if self.pong_timeout is not None and self.pong_deadline is None:
                 # Armed before sending: the pong may come back before send returns.
@@ -64,7 +66,18 @@ class _Pinger:
                 self.send()
             except TransportError:
                 raise _Dead(None) from None  # the connection is dying; the reader says why
-        return min(self.next_at, self.pong_deadline or _FOREVER)
+        return self.next_at
+
+    def pong_check_at(self, now: float) -> float:
+        """When to look for a late pong: the deadline of the ping out, or, while none is
+        out, the earliest the next ping can have (so no wake-up is needed to learn it; a
+        ping sent late only moves its deadline later)."""
+        if self.pong_timeout is None:
+            return _FOREVER
+        deadline = self.pong_deadline
+        if deadline is not None:
+            return deadline
+        return max(self.next_at, now) + self.pong_timeout
 
 
 class _Dead(Exception):
@@ -95,8 +108,11 @@ class KeepAlive:
     ) -> None:
         self._keep_alive_timeout = keep_alive_timeout
         self._on_timeout = on_timeout
-        # Set to wake the timer early: by stop(), and by arm() which adds deadlines.
-        self._wake = threading.Event()
+        # Released to wake the timer early: by stop(), and by arm() which adds deadlines.
+        # A bare lock, not an Event: the timer's every wait is then one C call, which keeps
+        # an idle connection's CPU down (an Event wait builds a Condition each time).
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._stopping = False
         now = time.monotonic()
         # Written by the reader thread, read here: single float stores are atomic.
@@ -126,10 +142,8 @@ class KeepAlive:
                 now,
             )
         )
-        # Daemon: a safety net for a program that exits without close(); close() joins it.
-        self._thread = threading.Thread(
-            target=self._run, name=f"gqlws_sync-timer-{number}", daemon=True
-        )
+        self._number = number
+        self._thread: threading.Thread | None = None
 
     @property
     def needed(self) -> bool:
@@ -140,8 +154,34 @@ class KeepAlive:
             or self._keep_alive_timeout is not None
         )
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def first_due(self) -> float | None:
+        """When the first deadline falls (monotonic), None when there is none.
+
+        The thread need not exist before then: a connection that lives less long than its
+        first ping interval (a script, a benchmark, a request) never starts it, and
+        connecting does not pay for it. Activity only moves deadlines later, so starting
+        the thread at this time is never late.
+        """
+        due = _FOREVER
+        if self._ws_pinger is not None:
+            due = self._ws_pinger.next_at
+        if self._armed and self._pinger is not None:
+            due = min(due, self._pinger.next_at)
+        if self._armed and self._keep_alive_timeout is not None:
+            due = min(due, self.last_seen + self._keep_alive_timeout)
+        return None if due == _FOREVER else due
+
     def start(self) -> None:
-        if self.needed:
+        """Start the thread (once); the reader calls it when ``first_due()`` comes."""
+        if self.needed and self._thread is None and not self._stopping:
+            # Daemon: a safety net for a program that exits without close(); close() joins it.
+            self._thread = threading.Thread(
+                target=self._run, name=f"gqlws_sync-timer-{self._number}", daemon=True
+            )
             self._thread.start()
 
     def arm(self) -> None:
@@ -151,7 +191,34 @@ class KeepAlive:
         if self._pinger is not None:
             self._pinger.next_at = now + self._pinger.interval
         self._armed = True
-        self._wake.set()
+        self._signal()
+
+    def _pingers(self) -> tuple[_Pinger, ...]:
+        pingers: tuple[_Pinger, ...] = () if self._ws_pinger is None else (self._ws_pinger,)
+        if self._armed and self._pinger is not None:
+            pingers += (self._pinger,)
+        return pingers
+
+    def pong_check_at(self, now: float) -> float | None:
+        """When the reader must next look for a late pong (monotonic), None: never.
+
+        Pong deadlines are the reader's to enforce: it is awake when a pong arrives anyway,
+        and it can sleep until the deadline that the next ping will have without being told.
+        The timer thread would have to wake at each deadline only to find the pong came.
+        """
+        at = min((pinger.pong_check_at(now) for pinger in self._pingers()), default=_FOREVER)
+        return None if at == _FOREVER else at
+
+    def check_pongs(self, now: float) -> None:
+        """Called by the reader at ``pong_check_at()``: end the connection if a pong is late."""
+        for pinger in self._pingers():
+            deadline = pinger.pong_deadline
+            if deadline is not None and now >= deadline and not self._stopping:
+                self._stopping = True
+                self._signal()
+                logger.warning("closing the connection: %s", pinger.silence)
+                self._on_timeout(KeepAliveTimeout(pinger.silence, 1006))
+                return
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
@@ -167,15 +234,22 @@ class KeepAlive:
     def stop(self) -> None:
         """Ask the thread to end; it wakes at once. Safe from any thread."""
         self._stopping = True
-        self._wake.set()
+        self._signal()
+
+    def _signal(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:
+            pass  # released already: the wake-up is pending
 
     def join(self, timeout: float | None) -> None:
         self.stop()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             # Who wakes it: stop() above; a send in progress is bounded by the socket timeout.
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("%s did not stop within %s s", self._thread.name, timeout)
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("%s did not stop within %s s", thread.name, timeout)
 
     def _run(self) -> None:
         try:
@@ -183,9 +257,8 @@ class KeepAlive:
                 wait = self._tick(time.monotonic())
                 if self._stopping:
                     return
-                # Who wakes it: the nearest deadline, or stop()/arm() setting _wake.
-                self._wake.wait(wait)
-                self._wake.clear()
+                # Who wakes it: the nearest deadline, or stop()/arm() releasing _wake.
+                self._wake.acquire(timeout=-1 if wait is None else wait)
         except Exception:  # a bug must not die silently: it becomes the close cause
             logger.exception("timer thread failed")
             self._on_timeout(KeepAliveTimeout("internal error in the timer thread", 1011))

@@ -42,6 +42,9 @@ MAX_DETACHED = 256
 #: How many cancelled ids the reader watches for, to drop their late results undecoded.
 MAX_DRAINING = 64
 
+#: Guards the first making of an operation's queue (rare, and over in a moment).
+_QUEUE_LOCK = threading.Lock()
+
 
 class Operation:
     """One operation of one caller, across however many connections carry it.
@@ -52,6 +55,7 @@ class Operation:
     """
 
     __slots__ = (
+        "_queue",
         "cancelled",
         "connection",
         "drop_oldest",
@@ -62,7 +66,6 @@ class Operation:
         "max_buffered",
         "operation_name",
         "query",
-        "queue",
         "resubscribe",
         "resubscribed",
         "retried",
@@ -95,12 +98,25 @@ class Operation:
         self.max_buffered = max_buffered
         self.drop_oldest = drop_oldest
         self.resubscribe = resubscribe
-        self.queue: OperationQueue = SimpleQueue()
+        # Made when first needed: an idle subscription (there may be tens of thousands)
+        # then costs no queue, its lock and its list.
+        self._queue: OperationQueue | None = None
         self.connection: Connection | None = None
         self.id: str | None = None
         self.cancelled = False
         self.retried = False
         self.resubscribed = 0
+
+    @property
+    def queue(self) -> OperationQueue:
+        """The results for the caller, in order; the reader puts, the caller gets."""
+        queue = self._queue
+        if queue is None:
+            with _QUEUE_LOCK:  # the reader and the caller may both be first
+                queue = self._queue
+                if queue is None:
+                    queue = self._queue = SimpleQueue()
+        return queue
 
     def payload(self) -> dict[str, Any]:
         """The ``payload`` of the start message; built anew for every connection."""

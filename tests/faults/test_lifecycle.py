@@ -359,3 +359,36 @@ def test_close_cuts_a_stuck_reconnection_short(server: ReferenceServer) -> None:
         client.close()
         assert time.monotonic() - started < 1.0
     server.faults.hang = False
+
+
+def _timer_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("gqlws_sync-timer-")]
+
+
+def test_timer_thread_starts_at_its_first_deadline(server: ReferenceServer) -> None:
+    """Connecting starts the reader only; the timer thread comes when its first ping is due,
+    and pings flow from then on (a server that wants them answered keeps the connection)."""
+    interval = 0.3
+    lost: list[BaseException] = []
+    with Client(
+        server.url,
+        ws_ping_interval=interval,
+        ws_pong_timeout=interval,
+        reconnect=False,
+        on_disconnect=lambda _client, error: lost.append(error),
+    ) as client:
+        connected_at = time.monotonic()
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+        if time.monotonic() - connected_at < interval / 2:  # not a slow machine's fluke
+            assert _timer_threads() == []
+        deadline = time.monotonic() + 5
+        while not _timer_threads() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(_timer_threads()) == 1
+        assert time.monotonic() - connected_at >= interval * 0.9
+        # Several pong deadlines later the connection is still up: pings went out, pongs
+        # came back and were seen.
+        time.sleep(interval * 4)
+        assert lost == []
+        assert client.execute("{ hello }") == {"hello": "Hello world"}
+    assert _timer_threads() == []
