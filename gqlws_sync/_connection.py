@@ -697,6 +697,7 @@ class Connection:
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
+                    self._watch_again()
                     continue
                 if not token.acquire(timeout=_LEADER_CHECK):
                     # A caller took over between the wait and here, and reads this; the
@@ -893,6 +894,22 @@ class Connection:
             token.release()
             if self._buffered():
                 self._wake()  # read already, but not yet parsed: the socket won't say so
+
+    def _watch_again(self) -> None:
+        """A safety net: put the socket back into the reader's wait if a reading caller was
+        interrupted (KeyboardInterrupt) before it could; checked whenever the reader wakes
+        without data."""
+        selector = self._selector
+        sock = self._ws.sock if self._ws is not None else None
+        if selector is None or sock is None or not self._token.acquire(blocking=False):
+            return
+        try:
+            if self._leading is None and sock not in selector.get_map():
+                selector.register(sock, selectors.EVENT_READ, True)
+        except (KeyError, ValueError, OSError):
+            pass
+        finally:
+            self._token.release()
 
     def _make_lead_poll(self, sock: socket.socket) -> Any:
         """The reading caller's wait, and the pipe that nudges it: made on the first lead(),
