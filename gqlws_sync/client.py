@@ -23,7 +23,7 @@ from ._deadline import Deadline
 from ._documents import Document, prepare
 from ._protocol import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
 from ._protocol.events import Complete, Error, Next
-from ._registry import Operation, copy_exception
+from ._registry import Item, Operation, copy_exception
 from ._schema import INTROSPECTION_QUERY, Validator, as_schema, from_introspection
 from ._supervisor import Supervisor, check_generation, generation
 from .exceptions import (
@@ -549,21 +549,11 @@ class Subscription(Generic[T]):
             raise StopIteration
         op = self._op
         try:
-            check_generation(op)
-        except TransportError:
-            # No reader feeds this queue in a forked child: fail instead of waiting forever.
-            self._done = True
-            raise
-        try:
-            item = self._supervisor.wait(op, Deadline(self._timeout))
+            # What was read already (a stream seldom keeps its reader waiting): no checks,
+            # no wait. The item is this process's, even in a forked child.
+            item = op.queue.get_nowait()
         except Empty:
-            self.close()
-            raise OperationTimeout(
-                f"no event for subscription {op.id} within {self._timeout} s; it was cancelled"
-            ) from None
-        except BaseException:
-            self.close()
-            raise
+            item = self._wait(op)
         kind = type(item)
         if kind is Next:
             payload = item.payload  # type: ignore[union-attr]  # narrowed by kind
@@ -583,6 +573,24 @@ class Subscription(Generic[T]):
             raise _operation_error(op.id, item.errors)  # type: ignore[union-attr]  # narrowed by kind
         assert isinstance(item, TransportError)
         raise copy_exception(item)
+
+    def _wait(self, op: Operation) -> Item:
+        try:
+            check_generation(op)
+        except TransportError:
+            # No reader feeds this queue in a forked child: fail instead of waiting forever.
+            self._done = True
+            raise
+        try:
+            return self._supervisor.wait(op, Deadline(self._timeout))
+        except Empty:
+            self.close()
+            raise OperationTimeout(
+                f"no event for subscription {op.id} within {self._timeout} s; it was cancelled"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Stop the subscription on the server and wake any thread waiting in ``next()``.

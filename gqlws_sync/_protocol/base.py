@@ -29,6 +29,28 @@ JsonLoads = Callable[[str | bytes | bytearray], Any]
 JsonDumps = Callable[[Any], str]
 
 
+#: The C scanner under json.loads: one value from a position, no Python around it.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, missing from the stubs
+
+
+def _stdlib_loads(text: str | bytes | bytearray) -> Any:
+    """``json.loads(text)``, the same value or the same error, without the Python layers
+    that json.loads puts around its C scanner (a fifth of its time on a small message).
+
+    Anything but one JSON value filling the whole string (whitespace around it, trailing
+    data, not JSON at all) is left to json.loads itself, which accepts or explains it.
+    """
+    if not isinstance(text, str):
+        return json.loads(text)
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
 class ConnectionState(enum.Enum):
     NEW = "new"
     INITIALISING = "initialising"
@@ -72,10 +94,10 @@ class Protocol:
 
     def __init__(self, dumps: JsonDumps = json.dumps, loads: JsonLoads = json.loads) -> None:
         self._dumps = dumps
-        self._loads = loads
         # The stdlib decoder given bytes first guesses their encoding; decoding UTF-8 here
         # is cheaper (about 30% of its time on small messages). Other codecs take bytes.
         self._decode_first = loads is json.loads
+        self._loads = _stdlib_loads if loads is json.loads else loads
         self.state = ConnectionState.NEW
         #: Set by an Apollo ``connection_error``: the message to put on the 1011 that follows.
         self.refusal_message: str | None = None

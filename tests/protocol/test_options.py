@@ -14,6 +14,7 @@ import pytest
 
 from gqlws_sync import Client, Reconnect
 from gqlws_sync import options as options_module
+from gqlws_sync._protocol.base import _stdlib_loads
 from gqlws_sync.client import DEFAULT_EXECUTE_TIMEOUT
 from gqlws_sync.exceptions import TransportConnectionFailed
 from gqlws_sync.options import (
@@ -976,3 +977,40 @@ def test_redact_url(url: str, redacted: str) -> None:
 def test_redact_url_unparsable() -> None:
     """A URL urlsplit cannot parse is replaced by a placeholder."""
     assert redact_url("ws://[::1/graphql?token=secret") == "<unparsable url>"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(json.dumps(message) for message in PAYLOADS),
+        ' {"type": "ka"} ',
+        '{"type": "ka"}\n',
+        '{"type": "ka"} x',
+        '{"type": "ka"}{"type": "ka"}',
+        "",
+        "nul",
+        "NaN",
+        "[1, 2",
+        '"\\ud800"',
+        "1e400",
+        '{"a": 1, "a": 2}',
+    ],
+)
+def test_stdlib_fast_path_matches_json_loads(text: str) -> None:
+    """With json.loads as the codec the protocol calls its C scanner directly; every text,
+    JSON or not, gives what json.loads gives: the same value or the same error."""
+    expected: Any
+    try:
+        expected = ("value", json.loads(text))
+    except ValueError as exc:
+        expected = ("error", type(exc), str(exc))
+    got: Any
+    try:
+        got = ("value", _stdlib_loads(text))
+    except ValueError as exc:
+        got = ("error", type(exc), str(exc))
+    if expected[0] == "value" and expected[1] != expected[1]:  # NaN
+        assert got[0] == "value"
+        assert got[1] != got[1]
+    else:
+        assert got == expected
