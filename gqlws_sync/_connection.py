@@ -10,9 +10,13 @@ Who does what:
 - The owner (the client's supervisor) calls ``open()`` once and ``close()`` at the end.
 - Any thread calls ``send()``; websocket-client's own send lock (``enable_multithread``) keeps
   frames whole. No lock of ours is held around a socket call.
-- The reader thread ``gqlws_sync-reader-<n>`` is the only one that reads the socket after the
-  ack. It waits in a selector on the socket and a wake-up pipe, so other threads can hand it
-  work (cancels from finalizers, a close request) without touching the socket themselves.
+- After the ack, whoever holds ``_token`` reads the socket: the reader thread
+  ``gqlws_sync-reader-<n>``, or a caller waiting for its own result while nobody else reads
+  (``lead()``: leader/follower, see docs/threads.md). The reader waits in a selector on the
+  socket and a wake-up pipe, so other threads can hand it work (cancels from finalizers, a
+  close request) without touching the socket themselves; a reading caller takes the socket
+  out of that selector while it reads, and hands whatever ends the connection to the
+  reader, which alone runs the teardown.
 - ``_end()`` is the one way out: it records the cause once and moves the state on; the
   reader's teardown then hands the live operations back to the owner (``on_lost``) or, when
   the client itself closed, fails them. Any other thread that wants the connection gone
@@ -118,27 +122,20 @@ class _Ended(Exception):
         self.linger = linger
 
 
-#: What a reading caller passes on to the reader thread: every way a read ends the
-#: connection (see _read_loop's handlers).
-_LEADER_HANDS_OVER = (
-    _Ended,
-    RemoteProtocolError,
-    FrameError,
-    ConnectionEOF,
-    websocket.WebSocketException,
-    OSError,
-    TransportError,
-)
-
 _FOREVER = float("inf")
 
 #: How long a caller waits for the read token when the reader thread holds it (it holds it
 #: only while it handles what one read brought).
 _TOKEN_WAIT = 0.002
 
-#: How long the reader thread waits for the token that a reading caller holds before it
-#: looks again (it then finds the socket out of its wait until the caller leaves).
-_LEADER_CHECK = 1.0
+#: How long the reader thread waits for the token when a caller took it between the reader's
+#: wait and its read: only as long as that caller needs to take the socket out of the
+#: reader's wait (the reader then sleeps until the caller leaves).
+_LEADER_CHECK = 0.01
+
+#: The longest single wait on a selector or poll object (they refuse timeouts past ~24 days);
+#: longer waits are made of several.
+_MAX_WAIT = 86_400.0
 
 
 #: ``on_lost(connection, cause, operations)``: an established connection ended for a reason
@@ -450,7 +447,7 @@ class Connection:
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
         readable = False
-        for key, _ in self._selector.select(timeout):
+        for key, _ in self._selector.select(None if timeout is None else min(timeout, _MAX_WAIT)):
             if key.data:
                 readable = True
             else:
@@ -688,26 +685,25 @@ class Connection:
                     readable = wait(None)
                 else:
                     readable = wait(max(0.0, wake_at - time.monotonic()))
-                    now = time.monotonic()
-                    if timer_due is not None and now >= timer_due:
+                    if timer_due is not None and time.monotonic() >= timer_due:
                         keepalive.start()
                         timer_due = None
-                    if pong_at is not None and now >= pong_at:
-                        keepalive.check_pongs(now)
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
                     self._watch_again()
-                    continue
-                if not token.acquire(timeout=_LEADER_CHECK):
-                    # A caller took over between the wait and here, and reads this; the
-                    # token comes back when it leaves (or, bounded, the wait resumes).
-                    continue
-                try:
-                    if self._leader_error is None:
-                        self._read_once()
-                finally:
-                    token.release()
+                elif token.acquire(timeout=_LEADER_CHECK):
+                    try:
+                        if self._leader_error is None:
+                            self._read_once()
+                    finally:
+                        token.release()
+                # Else a caller took the token between the wait and here: it reads this, and
+                # takes the socket out of this wait until it leaves.
+                if pong_at is not None:
+                    now = time.monotonic()
+                    if now >= pong_at:
+                        keepalive.check_pongs(now)  # after the read: the pong may be in it
         except _Ended as ended:
             code, reason, linger = ended.code, ended.reason, ended.linger
         except RemoteProtocolError as exc:
@@ -835,22 +831,22 @@ class Connection:
         token = self._token
         if self._leading is not None or not token.acquire(timeout=_TOKEN_WAIT):
             return None
-        # Set before the queue is looked at again: a thread that puts an item after that
-        # look sees it, and wakes this wait (nudge()).
-        self._leading = op
         selector = self._selector
         sock = self._ws.sock if self._ws is not None else None
+        watched = False  # whether the socket must go back into the reader's wait
         try:
+            # Set before the queue is looked at again: a thread that puts an item after
+            # that look sees it, and wakes this wait (nudge()).
+            self._leading = op
             if selector is None or sock is None:
-                raise ValueError("the connection ended meanwhile")
-            # The reader thread stops watching the socket: it sleeps through the data that
-            # this caller reads, instead of waking for nothing.
-            selector.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            self._leading = None
-            token.release()
-            return None
-        try:
+                return None  # the connection ended meanwhile
+            try:
+                # The reader thread stops watching the socket: it sleeps through the data
+                # that this caller reads, instead of waking for nothing.
+                selector.unregister(sock)
+            except (KeyError, ValueError, OSError):
+                return None  # the teardown closed the selector meanwhile
+            watched = True
             # Made before the queue is looked at again, so that no nudge can be missed.
             poll = self._lead_poll or self._make_lead_poll(sock)
             while True:
@@ -867,14 +863,16 @@ class Connection:
                     continue
                 try:
                     self._read_once()
-                except _LEADER_HANDS_OVER as exc:
-                    # The reader thread ends the connection, in one place: pass it on.
+                except Exception as exc:
+                    # Whatever ends the connection (a Close, EOF, a protocol violation, a
+                    # failed pong) the reader thread handles, in its one way out, exactly
+                    # as if it had read this itself.
                     self._leader_error = exc
-                    self._wake()
                     return None
                 except BaseException as exc:
-                    # Interrupted mid-read: what was read may be half handled. The stream
-                    # cannot be trusted; drop the connection (reconnection follows).
+                    # Interrupted mid-read (KeyboardInterrupt): what was read may be half
+                    # handled, so the stream cannot be trusted; drop the connection
+                    # (reconnection follows).
                     failure = TransportClosed(
                         f"reading was interrupted ({type(exc).__name__}); the connection was "
                         "dropped",
@@ -885,15 +883,22 @@ class Connection:
                     self.abort(failure)
                     raise
         finally:
-            self._leading = None
+            # Nothing here may skip the release: an interrupt in the middle of it must not
+            # leave the token taken (the reader could never read again).
             try:
-                # Level-triggered: what arrived meanwhile for others wakes the reader now.
-                selector.register(sock, selectors.EVENT_READ, True)
-            except (KeyError, ValueError, OSError):
-                pass  # the connection ended meanwhile: its teardown closed the selector
-            token.release()
-            if self._buffered():
-                self._wake()  # read already, but not yet parsed: the socket won't say so
+                self._leading = None
+                if watched and selector is not None and sock is not None:
+                    try:
+                        # Level-triggered: what came meanwhile for others wakes the reader.
+                        selector.register(sock, selectors.EVENT_READ, True)
+                    except (KeyError, ValueError, OSError):
+                        pass  # the connection ended meanwhile: the teardown closed it
+                # Asked while holding the token: OpenSSL must not serve two threads at once.
+                wake = self._buffered() or self._leader_error is not None
+            finally:
+                token.release()
+            if wake:
+                self._wake()  # bytes read but not parsed, or an end to handle
 
     def _watch_again(self) -> None:
         """A safety net: put the socket back into the reader's wait if a reading caller was
@@ -929,7 +934,8 @@ class Connection:
         if self._buffered():
             return True
         readable = False
-        for fd, _ in poll.poll(None if timeout is None else math.ceil(timeout * 1000)):
+        wait_ms = None if timeout is None else math.ceil(min(timeout, _MAX_WAIT) * 1000)
+        for fd, _ in poll.poll(wait_ms):
             if fd == self._nudge_r:
                 try:
                     os.read(fd, 4096)

@@ -52,7 +52,8 @@ class ConnectionEOF(Exception):
 
 
 class FrameReader:
-    """Cuts whole messages out of a socket's byte stream; used by the reader thread only.
+    """Cuts whole messages out of a socket's byte stream; used by one thread at a time (the
+    holder of the connection's read token).
 
     ``read()`` returns a list of ``(opcode, payload)`` where data messages are already
     reassembled from their fragments (opcode TEXT or BINARY) and control frames come as

@@ -30,8 +30,8 @@ _FOREVER = float("inf")
 class _Pinger:
     """One kind of ping (protocol or WebSocket): when to send the next, when its pong is due.
 
-    ``pong_deadline`` is written by the reader (``None`` when the pong came) and read by the
-    timer; single attribute stores are atomic.
+    ``pong_deadline`` is set by the timer when it pings, cleared by whoever reads the pong,
+    and checked by the reader thread; single attribute stores are atomic.
     """
 
     __slots__ = ("interval", "next_at", "pong_deadline", "pong_timeout", "send", "silence")
@@ -90,7 +90,8 @@ class KeepAlive:
     Args:
         send_ping: sends a protocol ping (graphql-transport-ws), or None when there is none.
         send_ws_ping: sends a WebSocket ping frame.
-        on_timeout: called on the timer thread with the exception that kills the connection.
+        on_timeout: called (on the timer thread, or on the reader for a late pong) with the
+            exception that kills the connection.
     """
 
     def __init__(

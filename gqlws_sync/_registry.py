@@ -7,7 +7,8 @@ is lost it hands its live operations back (``take_all``) instead of failing them
 client decides which are started again elsewhere.
 
 Threads: ``open``/``release`` run in caller threads (and the reconnect thread), ``dispatch``
-in the reader thread, ``take_all``/``fail_all`` in whichever thread ends the connection.
+in whichever thread reads (the reader thread, or a caller reading for itself),
+``take_all``/``fail_all`` in whichever thread ends the connection.
 ``_lock`` guards the id counter, the map and the closed flag; it is never held while
 blocking (``SimpleQueue.put`` never blocks).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -44,6 +46,16 @@ MAX_DRAINING = 64
 
 #: Guards the first making of an operation's queue (rare, and over in a moment).
 _QUEUE_LOCK = threading.Lock()
+
+
+def new_queue_lock() -> None:
+    """In a forked child: a thread of the parent may have held the lock at the fork."""
+    global _QUEUE_LOCK
+    _QUEUE_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=new_queue_lock)
 
 
 class Operation:

@@ -31,7 +31,7 @@ from typing import Any
 from ._connection import Connection, inherited_error
 from ._deadline import Deadline
 from ._protocol import is_retryable
-from ._registry import Item, Operation, copy_exception
+from ._registry import Item, Operation, copy_exception, new_queue_lock
 from .exceptions import (
     OperationTimeout,
     TransportAlreadyConnected,
@@ -67,6 +67,7 @@ def _after_fork_in_child() -> None:
         return  # the hook ran, and generation() noticed too: count one fork once
     _pid = os.getpid()
     _generation += 1
+    new_queue_lock()  # a fork from C ran no at-fork hook: the registry's lock too
     for supervisor in list(_supervisors):
         supervisor._forget_parent()
 

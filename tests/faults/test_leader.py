@@ -31,6 +31,8 @@ from gqlws_sync import (
     Reconnect,
     TransportError,
 )
+from gqlws_sync.testing import Faults
+from gqlws_sync.testing.pytest_plugin import ServerFactory
 
 #: How long the storm blows.
 DURATION = 3.0
@@ -351,3 +353,35 @@ def test_reading_hand_over_under_a_storm(
     gaps = [b - a for a, b in itertools.pairwise(stream.arrivals)]
     assert len(stream.values) > 20
     assert max(gaps) < STALL, f"the stream stalled for {max(gaps):.3f} s"
+
+
+# -- edges of a reading caller ----------------------------------------------------------------
+
+
+def test_timeouts_beyond_what_a_poll_accepts(gqlws_server_factory: ServerFactory) -> None:
+    """A caller may wait (and ping) on scales of weeks: poll() refuses waits past ~24 days,
+    so long waits are made of several."""
+    server = gqlws_server_factory(faults=Faults())
+    with Client(server.url, ws_ping_interval=3e6, ws_pong_timeout=3e6) as client:
+        assert client.execute("{ hello }", timeout=1e7) == {"hello": "Hello world"}
+        with client.subscribe("subscription { countdown(from: 2) }", timeout=1e7) as events:
+            assert [event["countdown"] for event in events] == [2, 1]
+
+
+@pytest.mark.parametrize("subprotocol", [GRAPHQLWS_SUBPROTOCOL])
+def test_a_reading_caller_hands_the_end_to_the_reader(
+    gqlws_server_factory: ServerFactory, subprotocol: str
+) -> None:
+    """What ends the connection while a caller reads for everyone is handled as the reader
+    thread handles it: the caller gets the connection's error, not an exception of the
+    reading code (here a server ping whose payload cannot be echoed back)."""
+    server = gqlws_server_factory(
+        faults=Faults(raw_on_subscribe=['{"type":"ping","payload":{"x":NaN}}'])
+    )
+    with Client(server.url, subprotocols=[subprotocol], reconnect=False) as client:
+        with pytest.raises(TransportError) as info:
+            client.execute("{ slow(seconds: 0.5) }", timeout=5)
+        assert not isinstance(info.value.__cause__, KeyboardInterrupt)
+        # The client is usable again: the next call connects anew.
+        server.faults.raw_on_subscribe = []
+        assert client.execute("{ hello }", timeout=5) == {"hello": "Hello world"}
