@@ -26,6 +26,9 @@ logger = logging.getLogger("gqlws_sync.keepalive")
 
 _FOREVER = float("inf")
 
+#: The longest single wait (a lock refuses timeouts past TIMEOUT_MAX); longer ones are split.
+_MAX_WAIT = 86_400.0
+
 
 class _Pinger:
     """One kind of ping (protocol or WebSocket): when to send the next, when its pong is due.
@@ -207,6 +210,8 @@ class KeepAlive:
         and it can sleep until the deadline that the next ping will have without being told.
         The timer thread would have to wake at each deadline only to find the pong came.
         """
+        if self._stopping:
+            return None  # the connection is ending: nothing more to check
         at = min((pinger.pong_check_at(now) for pinger in self._pingers()), default=_FOREVER)
         return None if at == _FOREVER else at
 
@@ -259,7 +264,7 @@ class KeepAlive:
                 if self._stopping:
                     return
                 # Who wakes it: the nearest deadline, or stop()/arm() releasing _wake.
-                self._wake.acquire(timeout=-1 if wait is None else wait)
+                self._wake.acquire(timeout=-1 if wait is None else min(wait, _MAX_WAIT))
         except Exception:  # a bug must not die silently: it becomes the close cause
             logger.exception("timer thread failed")
             self._on_timeout(KeepAliveTimeout("internal error in the timer thread", 1011))
