@@ -37,6 +37,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from ._protocol import APOLLO_SUBPROTOCOL, GRAPHQLWS_SUBPROTOCOL
+from .cli import _seconds  # the client command's own check: the two commands agree
 
 if TYPE_CHECKING:
     from .testing import ReferenceServer
@@ -116,16 +117,6 @@ class _Stop(BaseException):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} --help')\n")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
 
 
 def _port(text: str) -> int:
