@@ -48,7 +48,7 @@ from typing import Any, NoReturn
 
 import websocket
 
-from ._deadline import Deadline
+from ._deadline import MAX_WAIT, Deadline
 from ._frames import CLOSE, PING, PONG, TEXT, ConnectionEOF, FrameError, FrameReader, parse_close
 from ._handshake import check_subprotocol, describe_os_error, open_websocket
 from ._keepalive import KeepAlive
@@ -122,8 +122,6 @@ class _Ended(Exception):
         self.linger = linger
 
 
-_FOREVER = float("inf")
-
 #: How long a caller waits for the read token when the reader thread holds it (it holds it
 #: only while it handles what one read brought).
 _TOKEN_WAIT = 0.002
@@ -132,10 +130,6 @@ _TOKEN_WAIT = 0.002
 #: wait and its read: only as long as that caller needs to take the socket out of the
 #: reader's wait (the reader then sleeps until the caller leaves).
 _LEADER_CHECK = 0.01
-
-#: The longest single wait on a selector or poll object (they refuse timeouts past ~24 days);
-#: longer waits are made of several.
-_MAX_WAIT = 86_400.0
 
 
 #: ``on_lost(connection, cause, operations)``: an established connection ended for a reason
@@ -435,19 +429,11 @@ class Connection:
 
     def _wait_readable(self, timeout: float | None) -> bool:
         """Wait until the socket has data (or EOF); False when woken for anything else."""
-        frames = self._frames
-        ws = self._ws
-        assert frames is not None
-        assert ws is not None
         assert self._selector is not None
-        if frames.primed:
-            return True
-        sock = ws.sock
-        # Decrypted bytes may wait in OpenSSL's buffer, where the selector cannot see them.
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        if self._buffered():
             return True
         readable = False
-        for key, _ in self._selector.select(None if timeout is None else min(timeout, _MAX_WAIT)):
+        for key, _ in self._selector.select(None if timeout is None else min(timeout, MAX_WAIT)):
             if key.data:
                 readable = True
             else:
@@ -663,8 +649,6 @@ class Connection:
         keepalive = self._keepalive
         assert keepalive is not None
         keepalive.arm()
-        # The timer thread starts when its first deadline comes (see first_due()).
-        timer_due = keepalive.first_due()
         wait = self._wait_readable
         token = self._token
         code = 1006
@@ -677,17 +661,10 @@ class Connection:
                 if passed is not None:
                     raise passed  # what a caller met while it read: handled as if read here
                 # Who wakes it: data or EOF (unless a caller reads: lead() takes the socket
-                # out of this wait meanwhile), abort()'s shutdown, _wake(), the time to start
-                # the timer thread, or a pong deadline (see _keepalive).
-                pong_at = keepalive.pong_check_at(time.monotonic())
-                wake_at = pong_at if timer_due is None else min(timer_due, pong_at or _FOREVER)
-                if wake_at is None:
-                    readable = wait(None)
-                else:
-                    readable = wait(max(0.0, wake_at - time.monotonic()))
-                    if timer_due is not None and time.monotonic() >= timer_due:
-                        keepalive.start()
-                        timer_due = None
+                # out of this wait meanwhile), abort()'s shutdown, _wake(), or the keep-alive:
+                # the time to start the timer thread, or a pong deadline (see _keepalive).
+                wake_at = keepalive.reader_wake_at(time.monotonic())
+                readable = wait(None if wake_at is None else max(0.0, wake_at - time.monotonic()))
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
@@ -700,10 +677,10 @@ class Connection:
                         token.release()
                 # Else a caller took the token between the wait and here: it reads this, and
                 # takes the socket out of this wait until it leaves.
-                if pong_at is not None:
+                if wake_at is not None:
                     now = time.monotonic()
-                    if now >= pong_at:
-                        keepalive.check_pongs(now)  # after the read: the pong may be in it
+                    if now >= wake_at:
+                        keepalive.reader_woke(now)
         except _Ended as ended:
             code, reason, linger = ended.code, ended.reason, ended.linger
         except RemoteProtocolError as exc:
@@ -934,7 +911,7 @@ class Connection:
         if self._buffered():
             return True
         readable = False
-        wait_ms = None if timeout is None else math.ceil(min(timeout, _MAX_WAIT) * 1000)
+        wait_ms = None if timeout is None else math.ceil(min(timeout, MAX_WAIT) * 1000)
         for fd, _ in poll.poll(wait_ms):
             if fd == self._nudge_r:
                 try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+#: The longest single wait handed to a selector, poll() or a lock (they refuse timeouts past
+#: about 24 days, or TIMEOUT_MAX); a longer wait is made of several.
+MAX_WAIT = 86_400.0
+
 
 class Deadline:
     """The moment a blocking call must give up; ``None`` means it may wait forever.

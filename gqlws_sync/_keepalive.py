@@ -20,14 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from ._deadline import MAX_WAIT
 from .exceptions import KeepAliveTimeout, TransportError
 
 logger = logging.getLogger("gqlws_sync.keepalive")
 
 _FOREVER = float("inf")
-
-#: The longest single wait (a lock refuses timeouts past TIMEOUT_MAX); longer ones are split.
-_MAX_WAIT = 86_400.0
 
 
 class _Pinger:
@@ -158,11 +156,7 @@ class KeepAlive:
             or self._keep_alive_timeout is not None
         )
 
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    def first_due(self) -> float | None:
+    def _first_due(self) -> float | None:
         """When the first deadline falls (monotonic), None when there is none.
 
         The thread need not exist before then: a connection that lives less long than its
@@ -180,7 +174,7 @@ class KeepAlive:
         return None if due == _FOREVER else due
 
     def start(self) -> None:
-        """Start the thread (once); the reader calls it when ``first_due()`` comes."""
+        """Start the thread (once); the reader does, when ``_first_due()`` comes."""
         if self.needed and self._thread is None and not self._stopping:
             # Daemon: a safety net for a program that exits without close(); close() joins it.
             self._thread = threading.Thread(
@@ -215,8 +209,27 @@ class KeepAlive:
         at = min((pinger.pong_check_at(now) for pinger in self._pingers()), default=_FOREVER)
         return None if at == _FOREVER else at
 
+    def reader_wake_at(self, now: float) -> float | None:
+        """When the reader must wake for the keep-alive (monotonic), None: it need not. It
+        starts the timer thread at its first deadline, and looks for late pongs."""
+        at = self.pong_check_at(now)
+        if self._thread is None and self.needed and not self._stopping:
+            first = self._first_due()
+            if first is not None and (at is None or first < at):
+                at = first
+        return at
+
+    def reader_woke(self, now: float) -> None:
+        """The reader's part once ``reader_wake_at()`` came (after it read what woke it: a
+        pong may have been in it)."""
+        if self._thread is None:
+            first = self._first_due()
+            if first is not None and now >= first:
+                self.start()
+        self.check_pongs(now)
+
     def check_pongs(self, now: float) -> None:
-        """Called by the reader at ``pong_check_at()``: end the connection if a pong is late."""
+        """End the connection if a pong is late (the reader's job, see pong_check_at)."""
         for pinger in self._pingers():
             deadline = pinger.pong_deadline
             if deadline is not None and now >= deadline and not self._stopping:
@@ -264,7 +277,7 @@ class KeepAlive:
                 if self._stopping:
                     return
                 # Who wakes it: the nearest deadline, or stop()/arm() releasing _wake.
-                self._wake.acquire(timeout=-1 if wait is None else min(wait, _MAX_WAIT))
+                self._wake.acquire(timeout=-1 if wait is None else min(wait, MAX_WAIT))
         except Exception:  # a bug must not die silently: it becomes the close cause
             logger.exception("timer thread failed")
             self._on_timeout(KeepAliveTimeout("internal error in the timer thread", 1011))
