@@ -156,59 +156,24 @@ def _demultiplex(
     return sum(per_id.values())
 
 
-# -- raw websocket-client loop ----------------------------------------------------------------
+# -- bare sync libraries: a socket and a loop per thread ---------------------------------
 
 
-class RawPeer(Peer):
-    name = "raw"
-    usage = (
-        "websocket-client create_connection(skip_utf8_validation=True); one thread: "
-        "ws.recv() + json.loads per message; a connection per thread"
-    )
+class _SocketPerThreadPeer(Peer):
+    """A bare sync WebSocket library: a loop of its own per thread, one socket each. What
+    differs between libraries is how a socket is opened (``_open``: upgrade, init, ack)."""
 
     @staticmethod
-    def _open(url: str) -> websocket.WebSocket:
-        # No timeout: with one, every recv() becomes poll() + recv(), and this is the ceiling.
-        # A stalled worker is killed by the runner instead.
-        ws = websocket.create_connection(url, subprotocols=[SUBPROTOCOL], skip_utf8_validation=True)
-        ws.send('{"type":"connection_init","payload":{}}')
-        ack = json.loads(ws.recv())
-        if ack.get("type") != "connection_ack":
-            raise RuntimeError(f"expected connection_ack, got {ack!r}")
-        return ws
+    def _open(url: str) -> Any:
+        raise NotImplementedError
 
     @staticmethod
-    def _round_trip(ws: websocket.WebSocket, op_id: str) -> None:
+    def _round_trip(ws: Any, op_id: str) -> None:
         ws.send(_subscribe_frame(op_id, ECHO_QUERY))
         result = json.loads(ws.recv())
         done = json.loads(ws.recv())
         if result.get("type") != "next" or done.get("type") != "complete":
             raise RuntimeError(f"unexpected answer {result!r} {done!r}")
-
-    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
-        ws = self._open(url)
-        try:
-            with meter:
-                return _demultiplex(ws.send, ws.recv, subscriptions, each, size)
-        finally:
-            ws.close()
-
-    def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
-        ws = self._open(url)
-        try:
-            received = 0
-            loads = json.loads
-            recv = ws.recv
-            with meter:
-                ws.send(_subscribe_frame("1", burst_query(count, size)))
-                while True:
-                    message = loads(recv())
-                    if message["type"] != "next":
-                        break
-                    received += 1
-            return received
-        finally:
-            ws.close()
 
     def latency(self, url: str, count: int) -> list[float]:
         ws = self._open(url)
@@ -224,6 +189,8 @@ class RawPeer(Peer):
             ws.close()
 
     def threads(self, url: str, workers: int, per_worker: int, meter: Meter) -> ThreadsRun:
+        # One connection per thread: neither library shares one between threads (websockets
+        # refuses concurrent recv() calls).
         sockets = [self._open(url) for _ in range(workers)]
         start = threading.Barrier(workers + 1)
         failures: list[BaseException] = []
@@ -268,6 +235,53 @@ class RawPeer(Peer):
             samples.append(time.perf_counter() - start)
             ws.close()
         return samples
+
+
+# -- raw websocket-client loop ----------------------------------------------------------------
+
+
+class RawPeer(_SocketPerThreadPeer):
+    name = "raw"
+    usage = (
+        "websocket-client create_connection(skip_utf8_validation=True); one thread: "
+        "ws.recv() + json.loads per message; a connection per thread"
+    )
+
+    @staticmethod
+    def _open(url: str) -> websocket.WebSocket:
+        # No timeout: with one, every recv() becomes poll() + recv(), and this is the ceiling.
+        # A stalled worker is killed by the runner instead.
+        ws = websocket.create_connection(url, subprotocols=[SUBPROTOCOL], skip_utf8_validation=True)
+        ws.send('{"type":"connection_init","payload":{}}')
+        ack = json.loads(ws.recv())
+        if ack.get("type") != "connection_ack":
+            raise RuntimeError(f"expected connection_ack, got {ack!r}")
+        return ws
+
+    def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
+        ws = self._open(url)
+        try:
+            with meter:
+                return _demultiplex(ws.send, ws.recv, subscriptions, each, size)
+        finally:
+            ws.close()
+
+    def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
+        ws = self._open(url)
+        try:
+            received = 0
+            loads = json.loads
+            recv = ws.recv
+            with meter:
+                ws.send(_subscribe_frame("1", burst_query(count, size)))
+                while True:
+                    message = loads(recv())
+                    if message["type"] != "next":
+                        break
+                    received += 1
+            return received
+        finally:
+            ws.close()
 
     def idle_subscriptions(self, url: str, count: int, *, traced: bool) -> IdleSubscriptions:
         ws = self._open(url)
@@ -325,7 +339,7 @@ class RawPeer(Peer):
 # -- websockets' synchronous client ------------------------------------------------------------
 
 
-class WebsocketsSyncPeer(Peer):
+class WebsocketsSyncPeer(_SocketPerThreadPeer):
     name = "websockets-sync"
     usage = (
         "websockets.sync.client.connect(url, subprotocols=[...]), its defaults; one thread: "
@@ -349,14 +363,6 @@ class WebsocketsSyncPeer(Peer):
             raise RuntimeError(f"expected connection_ack, got {ack!r}")
         return ws
 
-    @staticmethod
-    def _round_trip(ws: ClientConnection, op_id: str) -> None:
-        ws.send(_subscribe_frame(op_id, ECHO_QUERY))
-        result = json.loads(ws.recv())
-        done = json.loads(ws.recv())
-        if result.get("type") != "next" or done.get("type") != "complete":
-            raise RuntimeError(f"unexpected answer {result!r} {done!r}")
-
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
         with self._open(url) as ws:
             received = 0
@@ -374,63 +380,6 @@ class WebsocketsSyncPeer(Peer):
     def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
         with self._open(url) as ws, meter:
             return _demultiplex(ws.send, ws.recv, subscriptions, each, size)
-
-    def latency(self, url: str, count: int) -> list[float]:
-        with self._open(url) as ws:
-            samples = []
-            clock = time.perf_counter
-            for number in range(count):
-                start = clock()
-                self._round_trip(ws, str(number))
-                samples.append(clock() - start)
-            return samples
-
-    def threads(self, url: str, workers: int, per_worker: int, meter: Meter) -> ThreadsRun:
-        # One connection per thread: a websockets connection refuses concurrent recv() calls.
-        sockets = [self._open(url) for _ in range(workers)]
-        start = threading.Barrier(workers + 1)
-        failures: list[BaseException] = []
-        completed = [0] * workers
-
-        def work(index: int) -> None:
-            ws = sockets[index]
-            start.wait(STALL_TIMEOUT)
-            try:
-                for number in range(per_worker):
-                    self._round_trip(ws, str(number))
-                    completed[index] += 1
-            except Exception as exc:
-                failures.append(exc)
-
-        threads = [
-            threading.Thread(target=work, args=(index,), daemon=True) for index in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        try:
-            with meter:
-                start.wait(STALL_TIMEOUT)
-                for thread in threads:
-                    thread.join(STALL_TIMEOUT)
-        finally:
-            for ws in sockets:
-                ws.close()
-        done = sum(completed)
-        return ThreadsRun(
-            completed=done,
-            failures=workers * per_worker - done,
-            connections=workers,
-            first_failure=repr(failures[0]) if failures else None,
-        )
-
-    def connect(self, url: str, count: int) -> list[float]:
-        samples = []
-        for _ in range(count):
-            start = time.perf_counter()
-            ws = self._open(url)
-            samples.append(time.perf_counter() - start)
-            ws.close()
-        return samples
 
     def idle_subscriptions(self, url: str, count: int, *, traced: bool) -> IdleSubscriptions:
         with self._open(url) as ws:
