@@ -241,7 +241,7 @@ class Connection:
             TransportClosed: ``abort()`` (the client closing) ended it meanwhile.
         """
         options = self.options
-        ws, leftover = open_websocket(
+        ws, response, leftover = open_websocket(
             options,
             self.offer,
             headers,
@@ -250,7 +250,7 @@ class Connection:
         )
         self._ws = ws
         try:
-            self._start(ws, leftover, init_payload)
+            self._start(ws, response, leftover, init_payload)
             self._await_ack(ws, deadline.capped(options.ack_timeout))
         except BaseException as exc:  # KeyboardInterrupt included: close what was opened
             self._fail_open(ws, exc)
@@ -292,10 +292,14 @@ class Connection:
             _shutdown_raw(sock)
 
     def _start(
-        self, ws: websocket.WebSocket, leftover: bytearray, init_payload: dict[str, Any] | None
+        self,
+        ws: websocket.WebSocket,
+        response: Mapping[str, str],
+        leftover: bytearray,
+        init_payload: dict[str, Any] | None,
     ) -> None:
         """Check the subprotocol, send connection_init and start the (held) reader thread."""
-        picked = check_subprotocol(ws, self.offer)
+        picked = check_subprotocol(response, self.offer)
         self.subprotocol = picked
         protocol = PROTOCOLS[picked](self.options.json_dumps, self.options.json_loads)
         self._protocol = protocol

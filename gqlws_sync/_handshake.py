@@ -17,7 +17,8 @@ import certifi
 import websocket
 
 from ._deadline import Deadline
-from ._socket import HandshakeSocket, can_open_directly, open_socket
+from ._socket import can_open_directly, open_socket
+from ._upgrade import upgrade
 from .exceptions import (
     ConnectTimeout,
     TransportConnectionFailed,
@@ -38,9 +39,10 @@ def open_websocket(
     headers: Mapping[str, str],
     deadline: Deadline,
     on_socket: Callable[[socket.socket], None] | None = None,
-) -> tuple[websocket.WebSocket, bytearray]:
-    """Connect and upgrade within ``deadline``; return the socket and what was read past
-    the HTTP response (the first frames, if the server was quick).
+) -> tuple[websocket.WebSocket, dict[str, str], bytearray]:
+    """Connect and upgrade within ``deadline``; return the socket, the response's headers
+    (names in lower case) and what was read past the response (the first frames, if the
+    server was quick).
 
     ``on_socket`` gets the TCP (or TLS) socket as soon as it is connected, so that another
     thread can cut a slow upgrade short by shutting it down.
@@ -61,19 +63,24 @@ def open_websocket(
     kwargs.setdefault("redirect_limit", 0)
     if options.is_secure:
         kwargs["sslopt"] = _sslopt(options, kwargs.get("sslopt"))
-    direct: HandshakeSocket | None = None
+    direct: socket.socket | None = None
     try:
         if can_open_directly(kwargs, kwargs.get("sslopt")):
             sslopt = kwargs.pop("sslopt", None)
-            sock = open_socket(
+            direct = open_socket(
                 options.url,
                 deadline,
                 sslopt["context"] if sslopt else None,
                 kwargs.pop("sockopt", ()),
             )
-            direct = kwargs["socket"] = HandshakeSocket(sock)
             if on_socket is not None:
-                on_socket(sock)
+                on_socket(direct)
+            response, leftover = upgrade(direct, options.url, header, kwargs, deadline)
+            # websocket-client still sends every frame: it gets the upgraded socket.
+            ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+            ws.sock = direct
+            ws.connected = True
+            return ws, response, leftover
         ws = websocket.create_connection(
             options.url,
             timeout=deadline.remaining(),
@@ -86,18 +93,14 @@ def open_websocket(
         )
     except BaseException as exc:
         if direct is not None:
-            direct.sock.close()  # websocket-client closes only the sockets it opened
+            direct.close()
         mapped = _connect_error(exc, url, deadline)
         if mapped is exc:
             raise
         if isinstance(exc, websocket.WebSocketBadStatusException):
             raise mapped from None  # its text repeats the whole response, headers included
         raise mapped from exc
-    # websocket-client types ws.sock as a socket; here it may be our stand-in.
-    if direct is not None and ws.sock is direct:  # type: ignore[comparison-overlap]
-        ws.sock = direct.sock
-        return ws, direct.leftover
-    return ws, bytearray()
+    return ws, dict(ws.getheaders() or {}), bytearray()
 
 
 def _connect_error(exc: BaseException, url: str, deadline: Deadline) -> BaseException:
@@ -161,13 +164,14 @@ def _sslopt(options: ClientOptions, given: Any) -> dict[str, Any]:
     return sslopt
 
 
-def check_subprotocol(ws: websocket.WebSocket, offer: tuple[str, ...]) -> str:
-    """Apply RFC 6455 §4.1 to the server's pick and name both sides when it fails.
+def check_subprotocol(headers: Mapping[str, str], offer: tuple[str, ...]) -> str:
+    """Apply RFC 6455 §4.1 to the server's pick (in the upgrade response's ``headers``)
+    and name both sides when it fails.
 
     Raises:
         TransportProtocolError: no subprotocol chosen, or one that was not offered.
     """
-    answer = (ws.getheaders() or {}).get("sec-websocket-protocol")
+    answer = headers.get("sec-websocket-protocol")
     offered = ", ".join(offer)
     if answer is None:
         raise TransportProtocolError(

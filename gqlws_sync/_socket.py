@@ -3,9 +3,8 @@
 websocket-client reads the HTTP response to the upgrade one byte per ``recv`` call; with a
 socket timeout each byte costs a ``poll`` too, about 350 system calls per handshake, which is
 most of a local connect. When nothing needs websocket-client's own connection code (no
-proxy, no exotic ``sslopt``), we connect and wrap TLS here and hand websocket-client a socket
-whose ``recv`` serves the response from one large read. What the server sent after the
-response (frames already on their way) is passed on to the frame reader.
+proxy, no redirects to follow, no ``sslopt`` beyond a ready context), we connect and wrap TLS
+here and upgrade in ``_upgrade``; websocket-client then only sends frames.
 """
 
 from __future__ import annotations
@@ -51,6 +50,8 @@ def can_open_directly(connect_args: Mapping[str, Any], sslopt: Mapping[str, Any]
     """
     if _NEEDS_WEBSOCKET_CLIENT & connect_args.keys():
         return False
+    if connect_args.get("redirect_limit"):
+        return False  # following a redirect means connecting elsewhere: websocket-client's
     if sslopt is not None and set(sslopt) - {"context"}:
         return False
     return not any(os.environ.get(name) for name in _PROXY_VARIABLES)
@@ -83,36 +84,3 @@ def open_socket(
         sock.close()
         raise
     return sock
-
-
-class HandshakeSocket:
-    """A socket for websocket-client's handshake: ``recv`` reads ahead in large chunks.
-
-    Everything else goes to the real socket. After the handshake, ``leftover`` holds what
-    was read past the HTTP response.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.leftover = bytearray()
-
-    def recv(self, bufsize: int) -> bytes:
-        buffer = self.leftover
-        if not buffer:
-            data = self.sock.recv(16384)
-            if not data:
-                return b""
-            buffer += data
-        chunk = bytes(buffer[:bufsize])
-        del buffer[:bufsize]
-        return chunk
-
-    def send(self, data: bytes) -> int:
-        return self.sock.send(data)
-
-    def gettimeout(self) -> float | None:
-        return self.sock.gettimeout()  # asked once per byte: keep it off __getattr__
-
-    def __getattr__(self, name: str) -> Any:
-        # fileno, gettimeout, settimeout, close, shutdown, ...: the real socket's.
-        return getattr(self.sock, name)

@@ -1,13 +1,12 @@
-"""When the client opens the socket itself, and the stand-in socket of the handshake."""
+"""When the client opens the socket itself rather than websocket-client."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 import pytest
 
-from gqlws_sync._socket import HandshakeSocket, can_open_directly
+from gqlws_sync._socket import can_open_directly
 
 
 @pytest.mark.parametrize(
@@ -47,22 +46,9 @@ def test_sslopt_beyond_a_context_goes_through_websocket_client(
     assert not can_open_directly({}, {"ca_certs": "ca.pem"})
 
 
-def test_handshake_socket_reads_ahead() -> None:
-    """One large read serves many one-byte reads; the rest stays for the frame reader."""
-    server, client = socket.socketpair()
-    try:
-        client.settimeout(2)
-        server.sendall(b"HTTP/1.1 101 OK\r\n\r\n\x89\x00")
-        stand_in = HandshakeSocket(client)
-        line = b"".join(stand_in.recv(1) for _ in range(17))
-        assert line == b"HTTP/1.1 101 OK\r\n"
-        assert stand_in.recv(2) == b"\r\n"
-        assert stand_in.leftover == bytearray(b"\x89\x00")
-        assert stand_in.gettimeout() == 2
-        assert stand_in.fileno() == client.fileno()
-        server.close()
-        stand_in.leftover.clear()
-        assert stand_in.recv(1) == b""
-    finally:
-        server.close()
-        client.close()
+def test_redirect_limit_goes_through_websocket_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Following a redirect means connecting elsewhere: websocket-client's job."""
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert can_open_directly({"redirect_limit": 0}, None)
+    assert not can_open_directly({"redirect_limit": 2}, None)
