@@ -49,7 +49,17 @@ from typing import Any, NoReturn
 import websocket
 
 from ._deadline import MAX_WAIT, Deadline
-from ._frames import CLOSE, PING, PONG, TEXT, ConnectionEOF, FrameError, FrameReader, parse_close
+from ._frames import (
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    ConnectionEOF,
+    FrameError,
+    FrameReader,
+    parse_close,
+    text_frame,
+)
 from ._handshake import check_subprotocol, describe_os_error, open_websocket
 from ._keepalive import KeepAlive
 from ._protocol import PROTOCOLS, LocalProtocolError, Protocol, RemoteProtocolError
@@ -305,7 +315,7 @@ class Connection:
         self._protocol = protocol
         init = protocol.connection_init(init_payload)
         try:
-            ws.send(init)
+            _send_text(ws, init)
         except (websocket.WebSocketException, OSError) as exc:
             raise TransportConnectionFailed(
                 f"connection to {redact_url(self.options.url)} lost before connection_init: "
@@ -597,7 +607,7 @@ class Connection:
         ws = self._ws
         assert ws is not None
         try:
-            ws.send(text)
+            _send_text(ws, text)
         except (websocket.WebSocketException, OSError, AttributeError) as exc:
             self._raise_send_failure(exc)
         except BaseException as exc:
@@ -615,7 +625,7 @@ class Connection:
     def _raise_send_failure(self, exc: BaseException) -> NoReturn:
         if self._cause is None:
             failure: TransportClosed
-            if isinstance(exc, websocket.WebSocketTimeoutException):
+            if isinstance(exc, (websocket.WebSocketTimeoutException, TimeoutError)):
                 # Part of a frame may be out: nothing more can be sent on this stream.
                 failure = KeepAliveTimeout(
                     f"sending stalled for {DEFAULT_SEND_TIMEOUT} s (the server reads nothing); "
@@ -1114,6 +1124,23 @@ def _public(exc: RemoteProtocolError) -> TransportProtocolError:
     failure = TransportProtocolError(str(exc), exc.close_code)
     failure.__cause__ = exc.__cause__
     return failure
+
+
+def _send_text(ws: websocket.WebSocket, text: str) -> None:
+    """Send ``text`` as one frame, whole, under websocket-client's send lock (its own
+    control frames and the TLS reads take it too).
+
+    Raises:
+        TimeoutError: the frame did not go out within the socket's timeout (part of it may
+            have).
+        OSError, websocket.WebSocketException: the connection is gone.
+    """
+    frame = text_frame(text)
+    with ws.lock:
+        sock = ws.sock
+        if sock is None:
+            raise websocket.WebSocketConnectionClosedException("the socket is closed")
+        sock.sendall(frame)
 
 
 def _shutdown_socket(ws: websocket.WebSocket) -> None:

@@ -76,7 +76,7 @@ def open_websocket(
             if on_socket is not None:
                 on_socket(direct)
             response, leftover = upgrade(direct, options.url, header, kwargs, deadline)
-            # websocket-client still sends every frame: it gets the upgraded socket.
+            # websocket-client still sends control frames: it gets the upgraded socket.
             ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
             ws.sock = direct
             ws.connected = True

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import websocket
 
 from gqlws_sync._frames import (
     BINARY,
@@ -19,6 +20,7 @@ from gqlws_sync._frames import (
     FrameError,
     FrameReader,
     parse_close,
+    text_frame,
 )
 
 
@@ -250,3 +252,32 @@ def test_partial_frames_across_many_reads(pair: tuple[socket.socket, socket.sock
         got += [bytes(payload) for _, payload in reader.read()]
     sender.join(5)
     assert got == payloads
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 200_001])
+def test_text_frame_as_a_server_reads_it(length: int) -> None:
+    """Our client frames, read back by websocket-client's server-side parser (which unmasks):
+    every length encoding, and text that is not ASCII."""
+    text = ("é{" * length)[:length]
+    frame = text_frame(text)
+    assert frame[0] == 0x81  # FIN, text
+    assert frame[1] & 0x80  # masked, as every client frame must be
+    data = bytearray(frame)
+
+    def recv(size: int) -> bytes:
+        chunk = bytes(data[:size])
+        del data[:size]
+        return chunk
+
+    buffer = websocket._abnf.frame_buffer(recv, skip_utf8_validation=False)
+    parsed = buffer.recv_frame()
+    assert parsed.opcode == websocket.ABNF.OPCODE_TEXT
+    assert parsed.fin == 1
+    assert isinstance(parsed.data, bytes)
+    assert parsed.data.decode("utf-8") == text
+    assert not data  # nothing left over: the frame is exactly one frame
+
+
+def test_text_frames_use_a_fresh_mask_each() -> None:
+    masks = {text_frame("x" * 10)[2:6] for _ in range(50)}
+    assert len(masks) > 45
