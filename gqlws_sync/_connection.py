@@ -251,13 +251,18 @@ class Connection:
             TransportClosed: ``abort()`` (the client closing) ended it meanwhile.
         """
         options = self.options
-        ws, response, leftover = open_websocket(
-            options,
-            self.offer,
-            headers,
-            deadline.capped(options.connect_timeout),
-            self._upgrading,
-        )
+        try:
+            ws, response, leftover = open_websocket(
+                options,
+                self.offer,
+                headers,
+                deadline.capped(options.connect_timeout),
+                on_socket=self._upgrading,
+                on_request_sent=self._start_reader,
+            )
+        except BaseException:
+            self._stop_unused_reader()
+            raise
         self._ws = ws
         try:
             self._start(ws, response, leftover, init_payload)
@@ -337,13 +342,31 @@ class Connection:
         selector.register(sock, selectors.EVENT_READ, True)
         selector.register(self._wake_r, selectors.EVENT_READ, False)
         self._selector = selector
-        # The reader thread is started now but waits for _released: starting a thread takes
-        # as long as the server needs to answer connection_init, so the two overlap.
+        if self._reader is None:  # a proxy's upgrade: websocket-client's, with no hook
+            self._start_reader()
+
+    def _start_reader(self) -> None:
+        """Start the reader thread, held until the ack (``_released``).
+
+        Called once the upgrade request is on its way: starting a thread (two wake-ups
+        across threads, about 100 µs unpinned) then overlaps the server's work on the
+        upgrade instead of adding to connect().
+        """
         # Daemon: a safety net for programs that exit without close(); close() joins it.
-        self._reader = threading.Thread(
+        reader = threading.Thread(
             target=self._read_loop, name=f"gqlws_sync-reader-{self.number}", daemon=True
         )
-        self._reader.start()
+        self._reader = reader
+        reader.start()
+
+    def _stop_unused_reader(self) -> None:
+        """The upgrade failed after the reader thread started: let it end, unused."""
+        with self._lock:
+            self._state = State.CLOSED
+        self._released.set()  # the reader sees CLOSED and returns at once
+        reader = self._reader
+        if reader is not None and reader.ident is not None:
+            reader.join(_READER_WAKE_TIMEOUT)
 
     def _await_ack(self, ws: websocket.WebSocket, deadline: Deadline) -> None:
         """Read until ``connection_ack``, on the calling thread.

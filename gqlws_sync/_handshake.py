@@ -38,14 +38,17 @@ def open_websocket(
     offer: tuple[str, ...],
     headers: Mapping[str, str],
     deadline: Deadline,
+    *,
     on_socket: Callable[[socket.socket], None] | None = None,
+    on_request_sent: Callable[[], None] | None = None,
 ) -> tuple[websocket.WebSocket, dict[str, str], bytearray]:
     """Connect and upgrade within ``deadline``; return the socket, the response's headers
     (names in lower case) and what was read past the response (the first frames, if the
     server was quick).
 
     ``on_socket`` gets the TCP (or TLS) socket as soon as it is connected, so that another
-    thread can cut a slow upgrade short by shutting it down.
+    thread can cut a slow upgrade short by shutting it down. ``on_request_sent`` is called
+    while the server works on the upgrade request (on the direct path only).
 
     Raises:
         ConnectTimeout, TransportConnectionFailed: TCP, TLS, DNS, proxy or upgrade I/O.
@@ -75,7 +78,9 @@ def open_websocket(
             )
             if on_socket is not None:
                 on_socket(direct)
-            response, leftover = upgrade(direct, options.url, header, kwargs, deadline)
+            response, leftover = upgrade(
+                direct, options.url, header, kwargs, deadline, on_sent=on_request_sent
+            )
             # websocket-client still sends control frames: it gets the upgraded socket.
             ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
             ws.sock = direct

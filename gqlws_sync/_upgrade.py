@@ -17,7 +17,7 @@ import base64
 import hashlib
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,10 +83,13 @@ def upgrade(
     header: Sequence[str],
     connect_args: Mapping[str, Any],
     deadline: Deadline,
+    *,
+    on_sent: Callable[[], None] | None = None,
 ) -> tuple[dict[str, str], bytearray]:
     """Send the upgrade request on ``sock`` and read the response within ``deadline``.
 
     Returns the response headers (names in lower case) and the bytes read past them.
+    ``on_sent`` runs between the two, while the server works on the request.
 
     Raises:
         websocket.WebSocketBadStatusException: a status other than 101 (body excerpt kept).
@@ -97,6 +100,8 @@ def upgrade(
     data, key = request(url, header, connect_args)
     _settimeout(sock, deadline)
     sock.sendall(data)
+    if on_sent is not None:
+        on_sent()
     received = bytearray()
     end = -1
     while end < 0:
