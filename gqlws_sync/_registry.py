@@ -275,7 +275,7 @@ class Registry:
                 return None
             assert isinstance(op, Operation)
             limit = op.max_buffered
-            queue = op.queue
+            queue = op._queue or op.queue  # the property only to make it
             if limit is not None and queue.qsize() >= limit:
                 return self._overflow(op, event)
             queue.put(event)

@@ -551,20 +551,25 @@ class Subscription(Generic[T]):
         try:
             # What was read already (a stream seldom keeps its reader waiting): no checks,
             # no wait. The item is this process's, even in a forked child.
-            item = op.queue.get_nowait()
+            item = (op._queue or op.queue).get_nowait()
         except Empty:
             item = self._wait(op)
         kind = type(item)
         if kind is Next:
             payload = item.payload  # type: ignore[union-attr]  # narrowed by kind
-            if op.kind != "subscription":
+            if op.kind == "subscription":
+                if payload.get("errors"):
+                    self.close()
+                elif not self._get_execution_result:
+                    data = payload.get("data")
+                    if type(data) is dict:
+                        return data  # type: ignore[return-value]  # the usual event, at once
+            else:
                 # A query or mutation: its one result is all there is.
                 self._done = True
                 connection = op.connection
                 if connection is not None:
                     connection.finish(op)
-            elif payload.get("errors"):
-                self.close()
             return _result(payload, op.id, self._get_execution_result)  # type: ignore[return-value]  # T is what get_execution_result chose
         self._done = True
         if kind is Complete:

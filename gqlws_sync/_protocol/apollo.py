@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ConnectionState, Protocol
-from .events import Complete, ConnectionAck, ConnectionRefused, Error, Event, KeepAlive, Next
+from .events import Complete, ConnectionAck, ConnectionRefused, Error, Event, KeepAlive
 
 
 class ApolloProtocol(Protocol):
@@ -28,6 +28,7 @@ class ApolloProtocol(Protocol):
     has_client_ping = False
     any_message_is_alive = False
     completes_queries = False
+    _result_type = "data"
     _start_type = "start"
     _cancel_type = "stop"
 
@@ -39,9 +40,7 @@ class ApolloProtocol(Protocol):
 
     def _event(self, message: dict[str, Any]) -> Event | None:
         kind = message.get("type")
-        if kind == "data":
-            self._require_ack(kind)
-            return Next(self._op_id(message), self._result(message))
+        # Results ("data") never come here: receive() takes them first.
         if kind == "complete":
             self._require_ack(kind)
             return Complete(self._op_id(message))

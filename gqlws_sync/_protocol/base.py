@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from ..exceptions import TransportError, TransportProtocolError
 from .closecodes import close_error
-from .events import Event
+from .events import Event, Next
 
 JsonLoads = Callable[[str | bytes | bytearray], Any]
 JsonDumps = Callable[[Any], str]
@@ -91,6 +91,8 @@ class Protocol:
     #: finished query's id is kept until that ``complete`` (a second result means it was a
     #: subscription after all, to be cancelled); otherwise it is forgotten at once.
     completes_queries: ClassVar[bool]
+    #: The ``type`` of a result message (``next``, Apollo's ``data``): looked for first.
+    _result_type: ClassVar[str]
 
     def __init__(self, dumps: JsonDumps = json.dumps, loads: JsonLoads = json.loads) -> None:
         self._dumps = dumps
@@ -158,6 +160,9 @@ class Protocol:
                 f"server sent JSON that is not an object: {type(message).__name__}",
                 self.violation_close_code,
             )
+        kind = message.get("type")
+        if kind == self._result_type:  # nearly every message of a busy connection
+            return self._next(message, kind)
         return self._event(message)
 
     def _event(self, message: dict[str, Any]) -> Event | None:
@@ -196,6 +201,22 @@ class Protocol:
         """Before ``connection_ack`` only the ack, keep-alives, pings and a refusal may come."""
         if self.state is ConnectionState.INITIALISING or self.state is ConnectionState.NEW:
             raise self._violation(f"server sent {kind!r} before connection_ack")
+
+    def _next(self, message: dict[str, Any], kind: str) -> Next:
+        """A result: the checks of ``_require_ack``, ``_op_id`` and ``_result`` at once for
+        the usual case, since a busy stream makes one per message."""
+        op_id = message.get("id")
+        payload = message.get("payload")
+        if (
+            self.state is ConnectionState.ACKNOWLEDGED
+            and type(op_id) is str
+            and op_id
+            and type(payload) is dict
+            and ("data" in payload or "errors" in payload)
+        ):
+            return Next(op_id, payload)
+        self._require_ack(kind)  # raises the precise violation, or it is the CLOSING state
+        return Next(self._op_id(message), self._result(message))
 
     def _op_id(self, message: dict[str, Any]) -> str:
         op_id = message.get("id")

@@ -25,7 +25,7 @@ class ConnectionRefused:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and frozen doubles the cost of making it
 class Next:
     """One execution result for an operation: ``data``, ``errors`` and ``extensions`` keys."""
 

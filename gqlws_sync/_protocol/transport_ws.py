@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ConnectionState, Protocol
-from .events import Complete, ConnectionAck, Error, Event, Next, Ping, Pong
+from .events import Complete, ConnectionAck, Error, Event, Ping, Pong
 
 
 class TransportWSProtocol(Protocol):
@@ -25,6 +25,7 @@ class TransportWSProtocol(Protocol):
     has_client_ping = True
     any_message_is_alive = True
     completes_queries = True
+    _result_type = "next"
     _start_type = "subscribe"
     _cancel_type = "complete"
 
@@ -38,10 +39,7 @@ class TransportWSProtocol(Protocol):
 
     def _event(self, message: dict[str, Any]) -> Event | None:
         kind = message.get("type")
-        # Ordered by frequency: results dominate every busy connection.
-        if kind == "next":
-            self._require_ack(kind)
-            return Next(self._op_id(message), self._result(message))
+        # Results ("next") never come here: receive() takes them first.
         if kind == "complete":
             self._require_ack(kind)
             return Complete(self._op_id(message))
