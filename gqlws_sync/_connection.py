@@ -86,7 +86,7 @@ from .exceptions import (
     TransportProtocolError,
     TransportServerError,
 )
-from .options import DEFAULT_SEND_TIMEOUT, ClientOptions, redact_url
+from .options import DEFAULT_SEND_TIMEOUT, ClientOptions, direct_loads, redact_url
 
 logger = logging.getLogger("gqlws_sync.connection")
 
@@ -316,7 +316,8 @@ class Connection:
         """Check the subprotocol, send connection_init and start the (held) reader thread."""
         picked = check_subprotocol(response, self.offer)
         self.subprotocol = picked
-        protocol = PROTOCOLS[picked](self.options.json_dumps, self.options.json_loads)
+        loads, fallback = direct_loads(self.options.json_loads)
+        protocol = PROTOCOLS[picked](self.options.json_dumps, loads, fallback_loads=fallback)
         self._protocol = protocol
         init = protocol.connection_init(init_payload)
         try:

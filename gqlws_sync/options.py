@@ -217,6 +217,17 @@ def _orjson_loads(data: str | bytes | bytearray) -> Any:
         return json.loads(data)
 
 
+_Loads: TypeAlias = Callable[[str | bytes | bytearray], Any]
+
+
+def direct_loads(loads: _Loads) -> tuple[_Loads, _Loads | None]:
+    """The decoder to call for every frame, and the one to try when it refuses a frame:
+    the default codec's two halves, so that the protocol calls orjson without a wrapper."""
+    if HAVE_ORJSON and loads is _orjson_loads:
+        return orjson.loads, json.loads
+    return loads, None
+
+
 #: The JSON codec used unless json_loads/json_dumps say otherwise: orjson when the "fast"
 #: extra is installed (about six times faster to decode), else the standard library. The
 #: results are the same but for integers beyond 64 bits, which orjson decodes as floats

@@ -20,6 +20,7 @@ from gqlws_sync._protocol import (
 )
 from gqlws_sync._protocol.events import Complete, ConnectionAck, Error, Next
 from gqlws_sync.exceptions import TransportProtocolError, TransportServerError
+from gqlws_sync.options import DEFAULT_JSON_LOADS, direct_loads
 
 from ._wire import APOLLO, BOTH, GTW, Wire, acknowledged, frame, initialising, parse
 
@@ -632,3 +633,38 @@ def test_close_error_4403(wire: Wire) -> None:
     assert type(exc) is TransportServerError
     assert exc.code == 4403
     assert "Forbidden" in str(exc)
+
+
+# What orjson refuses and the standard library takes, and the 64-bit integer limits (orjson
+# decodes integers beyond them as floats, as the README says).
+_ODD_VALUES = ["NaN", "-Infinity", "1e400", "9223372036854775807", "-9223372036854775808"]
+
+
+@BOTH
+@pytest.mark.parametrize("value", ["1", '"é"', "[1.5, null]", *_ODD_VALUES])
+def test_default_codec_in_the_protocol_decodes_as_stdlib(wire: Wire, value: str) -> None:
+    """The protocol as a connection builds it with the default codec (orjson when installed,
+    called directly, the standard library for what orjson refuses) gives the same events as
+    with json.loads, also for the values orjson refuses."""
+    text = f'{{"type": "{wire.result}", "id": "1", "payload": {{"data": {{"v": {value}}}}}}}'
+    loads, fallback = direct_loads(DEFAULT_JSON_LOADS)
+    fast = wire.cls(loads=loads, fallback_loads=fallback)
+    plain = wire.cls(loads=json.loads)
+    ack = frame(type="connection_ack")
+    for protocol in (fast, plain):
+        protocol.connection_init(None)
+        assert protocol.receive(ack) == ConnectionAck(None)
+    for data in (text, text.encode(), bytearray(text.encode())):
+        assert repr(fast.receive(data)) == repr(plain.receive(text))
+
+
+@BOTH
+def test_fallback_decoder_refusing_too_is_a_protocol_error(wire: Wire) -> None:
+    loads, fallback = direct_loads(DEFAULT_JSON_LOADS)
+    protocol = wire.cls(loads=loads, fallback_loads=fallback)
+    protocol.connection_init(None)
+    protocol.receive(frame(type="connection_ack"))
+    with pytest.raises(RemoteProtocolError) as info:
+        protocol.receive('{"type": "next", "id": "1", "payload": {')
+    assert info.value.close_code == wire.violation_code
+    assert isinstance(info.value.__cause__, ValueError)
