@@ -141,6 +141,13 @@ _TOKEN_WAIT = 0.002
 #: reader's wait (the reader then sleeps until the caller leaves).
 _LEADER_CHECK = 0.01
 
+#: How long a subscription's reader that got its event keeps the socket out of the reader
+#: thread's wait: a loop over a stream is back for the next event within microseconds, and
+#: it then reads on without the reader thread taking the socket (and the next messages) in
+#: between. Past this, the reader thread takes the socket back; so this bounds how late
+#: anything else on the connection can be read while a stream's loop is away.
+_HOLD = 0.001
+
 
 #: ``on_lost(connection, cause, operations)``: an established connection ended for a reason
 #: other than the client's own close(); the operations it still carried are handed back.
@@ -188,6 +195,10 @@ class Connection:
         self._token = threading.Lock()
         # The operation whose caller reads now: a thread that puts into its queue must wake it.
         self._leading: Operation | None = None
+        #: Until when the last reading caller keeps the socket (0: the reader thread has it).
+        self._lingering_until = 0.0
+        #: When the reader thread's current wait ends at the latest (inf: no limit).
+        self._reader_wait_until = math.inf
         # A terminal condition a leading caller met, for the reader thread to act on.
         self._leader_error: BaseException | None = None
         self._quiet = 0
@@ -228,7 +239,11 @@ class Connection:
             self._cause = cause
             if self._state is not State.CLOSED:
                 self._state = State.CLOSING
-            return True
+        if self._lingering_until:
+            # The socket is out of the reader's wait (a caller's moment with it): the end,
+            # and the server's answer to it, could not wake the reader.
+            self._wake()
+        return True
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -313,7 +328,8 @@ class Connection:
         leftover: bytearray,
         init_payload: dict[str, Any] | None,
     ) -> None:
-        """Check the subprotocol, send connection_init and start the (held) reader thread."""
+        """Check the subprotocol, send connection_init, make the reader's wait; start the
+        (held) reader thread if the upgrade did not (websocket-client's, through a proxy)."""
         picked = check_subprotocol(response, self.offer)
         self.subprotocol = picked
         loads, fallback = direct_loads(self.options.json_loads)
@@ -372,9 +388,10 @@ class Connection:
     def _await_ack(self, ws: websocket.WebSocket, deadline: Deadline) -> None:
         """Read until ``connection_ack``, on the calling thread.
 
-        No thread reads yet, so a refusal, a close or a timeout here leaves nothing to join,
-        and connect() is spared a hand-off between threads. Whatever came with the ack in
-        the same read is handled here too: the reader starts after it.
+        The reader thread is held until the ack, so connect() is spared a hand-off between
+        threads, and a refusal, a close or a timeout here only has to release it to end it.
+        Whatever came with the ack in the same read is handled here too: the reader reads
+        only after it.
 
         Raises:
             AckTimeout, TransportServerError, TransportProtocolError, TransportClosed.
@@ -701,8 +718,16 @@ class Connection:
                 # Who wakes it: data or EOF (unless a caller reads: lead() takes the socket
                 # out of this wait meanwhile), abort()'s shutdown, _wake(), or the keep-alive:
                 # the time to start the timer thread, or a pong deadline (see _keepalive).
-                wake_at = keepalive.reader_wake_at(time.monotonic())
-                readable = wait(None if wake_at is None else max(0.0, wake_at - time.monotonic()))
+                now = time.monotonic()
+                wake_at = keepalive.reader_wake_at(now)
+                until = math.inf if wake_at is None else wake_at
+                # Written before the linger is read: a caller that starts lingering after
+                # the read sees a wait that would outlast it, and wakes this one (lead()).
+                self._reader_wait_until = until
+                lingering = self._lingering_until
+                if lingering and lingering < until:
+                    until = self._reader_wait_until = lingering
+                readable = wait(None if until == math.inf else max(0.0, until - now))
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
                 if not readable:
@@ -849,6 +874,7 @@ class Connection:
         selector = self._selector
         sock = self._ws.sock if self._ws is not None else None
         watched = False  # whether the socket must go back into the reader's wait
+        linger = False  # whether it stays out of it a moment longer (see _HOLD)
         try:
             # Set before the queue is looked at again: a thread that puts an item after
             # that look sees it, and wakes this wait (nudge()).
@@ -860,15 +886,23 @@ class Connection:
                 # that this caller reads, instead of waking for nothing.
                 selector.unregister(sock)
             except (KeyError, ValueError, OSError):
-                return None  # the teardown closed the selector meanwhile
+                # Out already: the last reading caller kept it (lingering), unless the
+                # teardown closed the selector meanwhile.
+                if self._state is not State.OPEN or not self._lingering_until:
+                    return None
+            self._lingering_until = 0.0
             watched = True
             # Made before the queue is looked at again, so that no nudge can be missed.
             poll = self._lead_poll or self._make_lead_poll(sock)
             while True:
                 try:
-                    return queue.get_nowait()
+                    item = queue.get_nowait()
                 except Empty:
                     pass
+                else:
+                    # A stream's loop will be back for its next event in a moment.
+                    linger = type(item) is Next and op.kind == "subscription"
+                    return item
                 if self._state is not State.OPEN or self._leader_error is not None:
                     return None
                 remaining = deadline.remaining()
@@ -902,29 +936,40 @@ class Connection:
             # leave the token taken (the reader could never read again).
             try:
                 self._leading = None
-                if watched and selector is not None and sock is not None:
+                # Asked while holding the token: OpenSSL must not serve two threads at once.
+                wake = self._buffered() or self._leader_error is not None
+                if watched and linger and not wake and self._state is State.OPEN:
+                    # Kept out of the reader's wait until then; the reader thread wakes by
+                    # then at the latest (woken now if its wait would last longer) and takes
+                    # the socket back unless a caller reads again (_watch_again).
+                    until = self._lingering_until = time.monotonic() + _HOLD
+                    wake = self._reader_wait_until > until
+                elif watched and selector is not None and sock is not None:
                     try:
                         # Level-triggered: what came meanwhile for others wakes the reader.
                         selector.register(sock, selectors.EVENT_READ, True)
                     except (KeyError, ValueError, OSError):
                         pass  # the connection ended meanwhile: the teardown closed it
-                # Asked while holding the token: OpenSSL must not serve two threads at once.
-                wake = self._buffered() or self._leader_error is not None
             finally:
                 token.release()
             if wake:
-                self._wake()  # bytes read but not parsed, or an end to handle
+                self._wake()  # bytes read but not parsed, an end to handle, or a linger
 
     def _watch_again(self) -> None:
-        """A safety net: put the socket back into the reader's wait if a reading caller was
-        interrupted (KeyboardInterrupt) before it could; checked whenever the reader wakes
-        without data."""
+        """Put the socket back into the reader's wait when the last reading caller's linger
+        is over (or it was interrupted, KeyboardInterrupt, before it could); checked
+        whenever the reader wakes without data."""
         selector = self._selector
         sock = self._ws.sock if self._ws is not None else None
-        if selector is None or sock is None or not self._token.acquire(blocking=False):
+        if selector is None or sock is None:
+            return
+        if self._state is State.OPEN and time.monotonic() < self._lingering_until:
+            return  # a caller's moment with the socket (an ending connection cuts it short)
+        if not self._token.acquire(blocking=False):
             return
         try:
             if self._leading is None and sock not in selector.get_map():
+                self._lingering_until = 0.0
                 selector.register(sock, selectors.EVENT_READ, True)
         except (KeyError, ValueError, OSError):
             pass

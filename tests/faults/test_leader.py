@@ -385,3 +385,55 @@ def test_a_reading_caller_hands_the_end_to_the_reader(
         # The client is usable again: the next call connects anew.
         server.faults.raw_on_subscribe = []
         assert client.execute("{ hello }", timeout=5) == {"hello": "Hello world"}
+
+
+@pytest.mark.parametrize("subprotocol", [GRAPHQLWS_SUBPROTOCOL, APOLLO_SUBPROTOCOL])
+def test_a_stream_reader_that_stops_reading_gives_the_socket_back(
+    gqlws_server_factory: ServerFactory, subprotocol: str
+) -> None:
+    """A subscription's loop keeps the socket for a moment after each event (it is back for
+    the next one within microseconds). One that never comes back must not cost anyone
+    else: the reader thread takes the socket back, and another thread's stream and
+    queries carry on at their own pace, as do the server's pings."""
+    server = gqlws_server_factory(faults=Faults(websocket_ping_interval=0.05))
+    losses: list[BaseException | None] = []
+    with Client(
+        server.url,
+        subprotocols=[subprotocol],
+        reconnect=False,
+        on_disconnect=lambda _client, error: losses.append(error),
+    ) as client:
+        abandoned = client.subscribe("subscription { ticks(interval: 0.001) }", timeout=BOUND)
+        next(abandoned)  # read for itself, then never asked again: it keeps the socket
+        # Nobody else asks for anything now: only the reader thread can answer the server's
+        # pings (it closes 1011 when one goes unanswered for 50 ms) or read the ticks.
+        time.sleep(0.5)
+        assert next(abandoned) == {"ticks": 1}  # what came meanwhile waited in order
+        arrivals: list[float] = []
+        failures: list[BaseException] = []
+
+        def follow() -> None:
+            try:
+                with client.subscribe("subscription { ticks(interval: 0.01) }") as events:
+                    for _ in events:
+                        arrivals.append(time.monotonic())
+                        if len(arrivals) == 30:
+                            return
+            except BaseException as exc:
+                failures.append(exc)
+
+        follower = threading.Thread(target=follow, name="follower")
+        follower.start()
+        started = time.monotonic()
+        while follower.is_alive() and time.monotonic() - started < BOUND:
+            # This thread's queries read for themselves between the follower's events.
+            assert client.execute("{ hello }", timeout=PROMPT * 5) == {"hello": "Hello world"}
+            time.sleep(0.02)
+        follower.join(BOUND)
+        assert not failures
+        assert len(arrivals) == 30
+        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        # Ticks every 10 ms: a stalled hand-back would show as gaps of many of them.
+        assert max(gaps) < PROMPT, f"the follower's stream stalled for {max(gaps):.3f} s"
+        abandoned.close()
+        assert not losses  # the server's pings were answered all along
