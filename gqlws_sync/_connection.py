@@ -15,8 +15,9 @@ Who does what:
   (``lead()``: leader/follower, see docs/threads.md). The reader waits in a selector on the
   socket and a wake-up pipe, so other threads can hand it work (cancels from finalizers, a
   close request) without touching the socket themselves; a reading caller takes the socket
-  out of that selector while it reads, and hands whatever ends the connection to the
-  reader, which alone runs the teardown.
+  out of that selector while it reads (a subscription's loop keeps it out for a moment
+  after its event, ``_HOLD``), and hands whatever ends the connection to the reader, which
+  alone runs the teardown.
 - ``_end()`` is the one way out: it records the cause once and moves the state on; the
   reader's teardown then hands the live operations back to the owner (``on_lost``) or, when
   the client itself closed, fails them. Any other thread that wants the connection gone
@@ -196,9 +197,9 @@ class Connection:
         # The operation whose caller reads now: a thread that puts into its queue must wake it.
         self._leading: Operation | None = None
         #: Until when the last reading caller keeps the socket (0: the reader thread has it).
-        self._lingering_until = 0.0
+        self._linger_deadline = 0.0
         #: When the reader thread's current wait ends at the latest (inf: no limit).
-        self._reader_wait_until = math.inf
+        self._reader_deadline = math.inf
         # A terminal condition a leading caller met, for the reader thread to act on.
         self._leader_error: BaseException | None = None
         self._quiet = 0
@@ -239,10 +240,9 @@ class Connection:
             self._cause = cause
             if self._state is not State.CLOSED:
                 self._state = State.CLOSING
-        if self._lingering_until:
-            # The socket is out of the reader's wait (a caller's moment with it): the end,
-            # and the server's answer to it, could not wake the reader.
-            self._wake()
+        # The socket may be out of the reader's wait (a caller's moment with it): the end,
+        # and the server's answer to it, could not wake the reader then.
+        self._wake()
         return True
 
     # -- opening ----------------------------------------------------------------------------
@@ -273,6 +273,8 @@ class Connection:
                 headers,
                 deadline.capped(options.connect_timeout),
                 on_socket=self._upgrading,
+                # Started before the socket, protocol and selector it will use exist: it
+                # touches none of them until open() releases it (_released), after the ack.
                 on_request_sent=self._start_reader,
             )
         except BaseException:
@@ -384,6 +386,8 @@ class Connection:
         reader = self._reader
         if reader is not None and reader.ident is not None:
             reader.join(_READER_WAKE_TIMEOUT)
+            if reader.is_alive():
+                logger.warning("reader thread of connection #%d did not end", self.number)
 
     def _await_ack(self, ws: websocket.WebSocket, deadline: Deadline) -> None:
         """Read until ``connection_ack``, on the calling thread.
@@ -716,17 +720,19 @@ class Connection:
                 if passed is not None:
                     raise passed  # what a caller met while it read: handled as if read here
                 # Who wakes it: data or EOF (unless a caller reads: lead() takes the socket
-                # out of this wait meanwhile), abort()'s shutdown, _wake(), or the keep-alive:
-                # the time to start the timer thread, or a pong deadline (see _keepalive).
+                # out of this wait meanwhile, and a subscription's loop keeps it out until
+                # its linger deadline, which bounds this wait), abort()'s shutdown, _wake()
+                # (_end() calls it), or the keep-alive: the time to start the timer thread,
+                # or a pong deadline (see _keepalive).
                 now = time.monotonic()
                 wake_at = keepalive.reader_wake_at(now)
                 until = math.inf if wake_at is None else wake_at
                 # Written before the linger is read: a caller that starts lingering after
                 # the read sees a wait that would outlast it, and wakes this one (lead()).
-                self._reader_wait_until = until
-                lingering = self._lingering_until
-                if lingering and lingering < until:
-                    until = self._reader_wait_until = lingering
+                self._reader_deadline = until
+                lingering = self._linger_deadline
+                if now < lingering < until:  # past, it is _watch_again's to end (below)
+                    until = self._reader_deadline = lingering
                 readable = wait(None if until == math.inf else max(0.0, until - now))
                 # Served whatever woke the wait: a wake-up may come with data.
                 self._serve_requests()
@@ -886,11 +892,13 @@ class Connection:
                 # that this caller reads, instead of waking for nothing.
                 selector.unregister(sock)
             except (KeyError, ValueError, OSError):
-                # Out already: the last reading caller kept it (lingering), unless the
-                # teardown closed the selector meanwhile.
-                if self._state is not State.OPEN or not self._lingering_until:
+                # Out already: the last reading caller kept it (lingering), or was
+                # interrupted before it could put it back. Holding the token, this caller
+                # may read it, unless the teardown closed the selector meanwhile.
+                if self._state is not State.OPEN:
                     return None
-            self._lingering_until = 0.0
+            # The linger deadline stays: the reader may sleep until it, and wakes then only
+            # to find it moved on when this caller lingers again (once per _HOLD at most).
             watched = True
             # Made before the queue is looked at again, so that no nudge can be missed.
             poll = self._lead_poll or self._make_lead_poll(sock)
@@ -934,26 +942,36 @@ class Connection:
         finally:
             # Nothing here may skip the release: an interrupt in the middle of it must not
             # leave the token taken (the reader could never read again).
+            wake = True  # unless decided otherwise below: an interrupt must leave it woken
             try:
                 self._leading = None
-                # Asked while holding the token: OpenSSL must not serve two threads at once.
-                wake = self._buffered() or self._leader_error is not None
-                if watched and linger and not wake and self._state is State.OPEN:
-                    # Kept out of the reader's wait until then; the reader thread wakes by
-                    # then at the latest (woken now if its wait would last longer) and takes
-                    # the socket back unless a caller reads again (_watch_again).
-                    until = self._lingering_until = time.monotonic() + _HOLD
-                    wake = self._reader_wait_until > until
-                elif watched and selector is not None and sock is not None:
-                    try:
-                        # Level-triggered: what came meanwhile for others wakes the reader.
-                        selector.register(sock, selectors.EVENT_READ, True)
-                    except (KeyError, ValueError, OSError):
-                        pass  # the connection ended meanwhile: the teardown closed it
+                kept = False
+                try:
+                    # Asked holding the token: OpenSSL must not serve two threads at once.
+                    wake = self._buffered() or self._leader_error is not None
+                    if watched and linger and not wake and self._state is State.OPEN:
+                        # Kept out of the reader's wait until then; the reader wakes by then
+                        # at the latest (woken now if its wait would last longer) and takes
+                        # the socket back unless a caller reads again (_watch_again).
+                        linger_end = self._linger_deadline = time.monotonic() + _HOLD
+                        kept = True
+                        wake = self._reader_deadline > linger_end
+                finally:
+                    if watched and not kept and selector is not None and sock is not None:
+                        self._linger_deadline = 0.0
+                        try:
+                            # Level-triggered: what came meanwhile for others wakes the
+                            # reader.
+                            selector.register(sock, selectors.EVENT_READ, True)
+                        except (KeyError, ValueError, OSError):
+                            pass  # the connection ended meanwhile: the teardown closed it
+                    if wake:
+                        # Bytes read but not parsed, an end to handle, or a linger that
+                        # outlasts the reader's wait. Before the release, so that an
+                        # interrupt after it cannot leave the reader asleep.
+                        self._wake()
             finally:
                 token.release()
-            if wake:
-                self._wake()  # bytes read but not parsed, an end to handle, or a linger
 
     def _watch_again(self) -> None:
         """Put the socket back into the reader's wait when the last reading caller's linger
@@ -963,13 +981,13 @@ class Connection:
         sock = self._ws.sock if self._ws is not None else None
         if selector is None or sock is None:
             return
-        if self._state is State.OPEN and time.monotonic() < self._lingering_until:
+        if self._state is State.OPEN and time.monotonic() < self._linger_deadline:
             return  # a caller's moment with the socket (an ending connection cuts it short)
         if not self._token.acquire(blocking=False):
             return
         try:
             if self._leading is None and sock not in selector.get_map():
-                self._lingering_until = 0.0
+                self._linger_deadline = 0.0
                 selector.register(sock, selectors.EVENT_READ, True)
         except (KeyError, ValueError, OSError):
             pass
@@ -1209,7 +1227,11 @@ def _send_text(ws: websocket.WebSocket, text: str) -> None:
         sock = ws.sock
         if sock is None:
             raise websocket.WebSocketConnectionClosedException("the socket is closed")
-        sock.sendall(frame)
+        # send(), not sendall(): the socket's timeout then bounds each step of progress, as
+        # in websocket-client, rather than the whole of a large message on a slow link.
+        view = memoryview(frame)
+        while view:
+            view = view[sock.send(view) :]
 
 
 def _shutdown_socket(ws: websocket.WebSocket) -> None:

@@ -67,7 +67,6 @@ class Operation:
     """
 
     __slots__ = (
-        "_queue",
         "cancelled",
         "connection",
         "drop_oldest",
@@ -75,6 +74,7 @@ class Operation:
         "generation",
         "id",
         "kind",
+        "made_queue",
         "max_buffered",
         "operation_name",
         "query",
@@ -111,8 +111,9 @@ class Operation:
         self.drop_oldest = drop_oldest
         self.resubscribe = resubscribe
         # Made when first needed: an idle subscription (there may be tens of thousands)
-        # then costs no queue, its lock and its list.
-        self._queue: OperationQueue | None = None
+        # then costs no queue, its lock and its list. Read it directly where every message
+        # passes (``made_queue or queue``): the property is a call more per message.
+        self.made_queue: OperationQueue | None = None
         self.connection: Connection | None = None
         self.id: str | None = None
         self.cancelled = False
@@ -122,12 +123,12 @@ class Operation:
     @property
     def queue(self) -> OperationQueue:
         """The results for the caller, in order; the reader puts, the caller gets."""
-        queue = self._queue
+        queue = self.made_queue
         if queue is None:
             with _QUEUE_LOCK:  # the reader and the caller may both be first
-                queue = self._queue
+                queue = self.made_queue
                 if queue is None:
-                    queue = self._queue = SimpleQueue()
+                    queue = self.made_queue = SimpleQueue()
         return queue
 
     def payload(self) -> dict[str, Any]:
@@ -275,7 +276,7 @@ class Registry:
                 return None
             assert isinstance(op, Operation)
             limit = op.max_buffered
-            queue = op._queue or op.queue  # the property only to make it
+            queue = op.made_queue or op.queue  # the property only to make it
             if limit is not None and queue.qsize() >= limit:
                 return self._overflow(op, event)
             queue.put(event)

@@ -4,7 +4,8 @@ websocket-client reads the HTTP response to the upgrade one byte per ``recv`` ca
 socket timeout each byte costs a ``poll`` too, about 350 system calls per handshake, which is
 most of a local connect. When nothing needs websocket-client's own connection code (no
 proxy, no redirects to follow, no ``sslopt`` beyond a ready context), we connect and wrap TLS
-here and upgrade in ``_upgrade``; websocket-client then only sends frames.
+here and upgrade in ``_upgrade``; websocket-client then only sends control frames (text
+frames are framed in ``_frames``).
 """
 
 from __future__ import annotations

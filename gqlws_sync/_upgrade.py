@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.cookies
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlparse
 
 import websocket
 
@@ -32,6 +34,8 @@ _MAX_HEAD = 64 * 1024
 #: Of a refusal's body, only an excerpt reaches the error message.
 _MAX_BODY = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: The end of the response head; bare LF line ends are taken, as websocket-client takes them.
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
 def _cookie_jar() -> Any:
@@ -46,9 +50,12 @@ def request(
     url: str, header: Sequence[str], connect_args: Mapping[str, Any]
 ) -> tuple[bytes, bytes]:
     """The upgrade request for ``url`` and its ``Sec-WebSocket-Key``."""
-    parts = urlsplit(url)
+    # Parsed as websocket-client parses it (as an http URL): ";params" of the last path
+    # segment are not sent.
+    scheme, _, rest = url.partition(":")
+    parts = urlparse(rest, scheme="http")
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    port = parts.port or (443 if scheme == "wss" else 80)
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
@@ -60,7 +67,7 @@ def request(
     if not connect_args.get("suppress_origin"):
         origin = connect_args.get("origin")
         if origin is None:
-            origin = ("https://" if parts.scheme == "wss" else "http://") + hostport
+            origin = ("https://" if scheme == "wss" else "http://") + hostport
         lines.append(f"Origin: {origin}")
     lines += [
         f"Sec-WebSocket-Key: {key.decode()}",
@@ -103,8 +110,8 @@ def upgrade(
     if on_sent is not None:
         on_sent()
     received = bytearray()
-    end = -1
-    while end < 0:
+    end = None
+    while end is None:
         if len(received) > _MAX_HEAD:
             raise websocket.WebSocketException(
                 f"the upgrade response's header is over {_MAX_HEAD} bytes"
@@ -116,13 +123,11 @@ def upgrade(
                 "Connection to remote host was lost."
             )
         received += chunk
-        end = received.find(b"\r\n\r\n")
-    status, message, headers = _parse_head(bytes(received[:end]))
-    leftover = received[end + 4 :]
-    jar = _cookie_jar()
-    if jar is not None and headers.get("set-cookie"):
-        jar.add(headers["set-cookie"])
+        end = _HEAD_END.search(received)
+    status, message, headers = _parse_head(bytes(received[: end.start()]))
+    leftover = received[end.end() :]
     if status in _REDIRECTS:
+        _remember_cookies(headers)
         raise websocket.WebSocketException("Redirect limit exhausted")
     if status != 101:
         body = _read_body(sock, leftover, headers.get("content-length"), deadline)
@@ -131,7 +136,19 @@ def upgrade(
         )
     if not _is_valid_upgrade(headers, key):
         raise websocket.WebSocketException("Invalid WebSocket Header")
+    _remember_cookies(headers)
     return headers, leftover
+
+
+def _remember_cookies(headers: Mapping[str, str]) -> None:
+    """Keep what the server set, for the next upgrade, where websocket-client keeps it (on
+    an accepted upgrade or a redirect); a cookie the jar cannot parse is not kept."""
+    jar = _cookie_jar()
+    if jar is not None and headers.get("set-cookie"):
+        try:
+            jar.add(headers["set-cookie"])
+        except http.cookies.CookieError:
+            pass
 
 
 def _settimeout(sock: socket.socket, deadline: Deadline) -> None:
@@ -149,7 +166,7 @@ def _parse_head(head: bytes) -> tuple[int, str | None, dict[str, str]]:
         raise websocket.WebSocketException(
             f"Invalid header line, not valid UTF-8 at byte {exc.start}"
         ) from None
-    lines = text.split("\r\n")
+    lines = text.split("\n")
     status_line = lines[0].strip()
     fields = status_line.split(" ", 2)
     try:

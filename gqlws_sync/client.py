@@ -551,7 +551,7 @@ class Subscription(Generic[T]):
         try:
             # What was read already (a stream seldom keeps its reader waiting): no checks,
             # no wait. The item is this process's, even in a forked child.
-            item = (op._queue or op.queue).get_nowait()
+            item = (op.made_queue or op.queue).get_nowait()
         except Empty:
             item = self._wait(op)
         kind = type(item)

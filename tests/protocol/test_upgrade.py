@@ -26,6 +26,7 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
         ("wss://example.com/graphql?token=x", {}),
         ("ws://example.com:80", {"origin": "https://app.example", "cookie": "a=1"}),
         ("wss://[::1]:8443/gql", {"suppress_origin": True, "host": "api.example"}),
+        ("ws://example.com/graphql;jsessionid=1?x=2", {}),
     ],
 )
 def test_request_is_the_one_websocket_client_sends(
@@ -93,6 +94,25 @@ def test_response_in_pieces_and_the_frames_after_it(
     assert headers["sec-websocket-protocol"] == "graphql-transport-ws"
     assert headers["set-cookie"] == "a=1; b=2"
     assert leftover == frame
+
+
+def test_bare_line_feeds_are_taken(pair: tuple[socket.socket, socket.socket]) -> None:
+    """As websocket-client reads a response: lines may end in LF alone."""
+    client, server = pair
+    peer = _answer(server, None, _OK.replace(b"\r\n", b"\n") + b"\x81\x00")
+    headers, leftover = upgrade(client, "ws://h:1/", [], {}, Deadline(5))
+    peer.join(5)
+    assert headers["sec-websocket-protocol"] == "graphql-transport-ws"
+    assert leftover == b"\x81\x00"
+
+
+def test_unparsable_cookie_is_not_an_error(pair: tuple[socket.socket, socket.socket]) -> None:
+    """A Set-Cookie the cookie jar cannot parse is dropped; the upgrade goes on."""
+    client, server = pair
+    peer = _answer(server, None, _OK.replace(b"Set-Cookie: a=1", b"Set-Cookie: a/b=1"))
+    headers, _ = upgrade(client, "ws://h:1/", [], {}, Deadline(5))
+    peer.join(5)
+    assert headers["upgrade"] == "websocket"
 
 
 @pytest.mark.parametrize(
