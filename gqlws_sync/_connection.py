@@ -352,6 +352,7 @@ class Connection:
             self.options.max_message_size,
             ws.lock if isinstance(sock, ssl.SSLSocket) else None,
             leftover,
+            text_as_str=protocol.takes_text,
         )
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -426,7 +427,9 @@ class Connection:
                             raise _Refused(event.message)  # type: ignore[union-attr]  # narrowed by kind
                         # Pong, ka or nothing (a repeated ack): no action. Operation
                         # messages before the ack are refused by the protocol layer.
-                    elif opcode == PING:
+                        continue
+                    assert not isinstance(data, str)  # only whole text messages come as str
+                    if opcode == PING:
                         ws.pong(bytes(data))
                     elif opcode == CLOSE:
                         code, reason = parse_close(data)
@@ -806,6 +809,7 @@ class Connection:
         touch_on_any = protocol.any_message_is_alive and self.options.keep_alive_timeout is not None
         for opcode, data in frames.read():
             if opcode != TEXT:
+                assert not isinstance(data, str)  # only whole text messages come as str
                 if opcode == PING:
                     ws.pong(bytes(data))
                 elif opcode == PONG:

@@ -70,6 +70,7 @@ class FrameReader:
         "_primed",
         "_sock",
         "_start",
+        "_text_as_str",
         "_tls_lock",
         "_view",
         "_want",
@@ -81,6 +82,8 @@ class FrameReader:
         max_size: int | None,
         tls_lock: threading.Lock | None = None,
         initial: bytes | bytearray = b"",
+        *,
+        text_as_str: bool = False,
     ) -> None:
         """
         Args:
@@ -91,6 +94,10 @@ class FrameReader:
                 decrypt holding the lock, without waiting for the network.
             initial: bytes already read from the socket (past the HTTP upgrade response);
                 the first ``read()`` parses them before it reads anything more.
+            text_as_str: return whole text messages as ``str``, decoded straight from the
+                read buffer (one copy instead of a slice and then a decode), for a JSON
+                decoder that takes ``str``; one that is not UTF-8 is returned as bytes, for
+                the decoder to refuse as it would.
         """
         self._sock = sock
         self._fd = sock.fileno()
@@ -107,8 +114,9 @@ class FrameReader:
         self._max_size = max_size
         self._fragments: bytearray | None = None
         self._fragments_opcode = 0
+        self._text_as_str = text_as_str
 
-    def read(self) -> list[tuple[int, bytearray]]:
+    def read(self) -> list[tuple[int, bytearray | str]]:
         """Read one chunk from a readable socket; return the messages it completed.
 
         Call it when the socket is readable (or ``primed``): waiting is the caller's job,
@@ -137,7 +145,9 @@ class FrameReader:
             if received == want and want < _CHUNK:
                 self._want = want * 2  # the socket had more: ask for more at a time
         buffer = self._buffer
-        messages: list[tuple[int, bytearray]] = []
+        view = self._view
+        as_str = self._text_as_str
+        messages: list[tuple[int, bytearray | str]] = []
         size = self._end
         pos = self._start
         max_size = self._max_size
@@ -176,11 +186,19 @@ class FrameReader:
                     self._make_room(end - size + _CHUNK)
                     return messages
                 break
-            payload = buffer[start:end]  # the one copy a message costs
             pos = end
             if opcode == TEXT and fin and self._fragments is None:
-                messages.append((TEXT, payload))  # the common case: one whole text frame
-            elif opcode in _CONTROL_OPCODES:
+                # The common case, one whole text frame, and the one copy it costs.
+                if as_str:
+                    try:
+                        messages.append((TEXT, str(view[start:end], "utf-8")))
+                        continue
+                    except UnicodeDecodeError:
+                        pass
+                messages.append((TEXT, buffer[start:end]))
+                continue
+            payload = buffer[start:end]
+            if opcode in _CONTROL_OPCODES:
                 messages.append((opcode, payload))
             elif opcode in _DATA_OPCODES:
                 self._fragment(opcode, bool(fin), payload, messages)
@@ -242,7 +260,11 @@ class FrameReader:
                 sock.settimeout(timeout)
 
     def _fragment(
-        self, opcode: int, fin: bool, payload: bytearray, messages: list[tuple[int, bytearray]]
+        self,
+        opcode: int,
+        fin: bool,
+        payload: bytearray,
+        messages: list[tuple[int, bytearray | str]],
     ) -> None:
         fragments = self._fragments
         if opcode == CONT:

@@ -113,6 +113,9 @@ class Protocol:
         # The stdlib decoder given bytes first guesses their encoding; decoding UTF-8 here
         # is cheaper (about 30% of its time on small messages). Other codecs take bytes.
         self._decode_first = loads is json.loads
+        #: Whether text is best handed over as ``str`` (the standard library's decoder
+        #: needs it; the frame reader can decode it straight from its buffer).
+        self.takes_text = self._decode_first
         self._loads = _stdlib_loads if loads is json.loads else loads
         self.state = ConnectionState.NEW
         #: Set by an Apollo ``connection_error``: the message to put on the 1011 that follows.
@@ -288,7 +291,7 @@ _PAYLOAD_KEY = b'"payload"'
 _PEEK = 128
 
 
-def peek_id(data: bytes | bytearray) -> str | None:
+def peek_id(data: bytes | bytearray | str) -> str | None:
     """The operation id of a message, read without decoding its JSON; ``None`` when it is
     not among the first keys.
 
@@ -296,7 +299,7 @@ def peek_id(data: bytes | bytearray) -> str | None:
     nobody waits for (a cancelled subscription on a fast stream), which would otherwise
     each cost a full decode while later messages (other callers' results) wait behind them.
     """
-    head = bytes(data[:_PEEK])
+    head = data[:_PEEK].encode() if isinstance(data, str) else bytes(data[:_PEEK])
     match = _ID_PATTERN.search(head)
     if match is None:
         return None

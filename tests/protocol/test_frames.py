@@ -13,6 +13,7 @@ import websocket
 from gqlws_sync._frames import (
     BINARY,
     CLOSE,
+    CONT,
     PING,
     PONG,
     TEXT,
@@ -55,7 +56,10 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 def read_all(reader: FrameReader, expected: int) -> list[tuple[int, bytes]]:
     messages: list[tuple[int, bytes]] = []
     while len(messages) < expected:
-        messages += [(op, bytes(data)) for op, data in reader.read()]
+        messages += [
+            (op, data.encode() if isinstance(data, str) else bytes(data))
+            for op, data in reader.read()
+        ]
     return messages
 
 
@@ -226,7 +230,7 @@ def test_frame_larger_than_the_buffer(pair: tuple[socket.socket, socket.socket])
     data = frame(TEXT, b"before") + frame(TEXT, big) + frame(TEXT, b"after")
     sender = threading.Thread(target=server.sendall, args=(data,))
     sender.start()
-    messages: list[tuple[int, bytearray]] = []
+    messages: list[tuple[int, bytearray | str]] = []
     while len(messages) < 3:
         messages += reader.read()
     sender.join(5)
@@ -249,7 +253,7 @@ def test_partial_frames_across_many_reads(pair: tuple[socket.socket, socket.sock
     sender.start()
     got: list[bytes] = []
     while len(got) < len(payloads):
-        got += [bytes(payload) for _, payload in reader.read()]
+        got += [bytes(payload) for _, payload in reader.read() if not isinstance(payload, str)]
     sender.join(5)
     assert got == payloads
 
@@ -281,3 +285,26 @@ def test_text_frame_as_a_server_reads_it(length: int) -> None:
 def test_text_frames_use_a_fresh_mask_each() -> None:
     masks = {text_frame("x" * 10)[2:6] for _ in range(50)}
     assert len(masks) > 45
+
+
+def test_text_as_str(pair: tuple[socket.socket, socket.socket]) -> None:
+    """For a decoder that takes str, whole text messages come decoded from the buffer; one
+    that is not UTF-8, and everything else, come as bytes, as without the option."""
+    server, client = pair
+    text = "é" * 40_000 + "{}"
+    bad = b"\xff\xfe"
+    server.sendall(
+        frame(TEXT, text.encode())
+        + frame(TEXT, bad)
+        + frame(TEXT, b"pa", fin=False)
+        + frame(CONT, b"rt")
+        + frame(PING, b"p")
+    )
+    reader = FrameReader(client, None, text_as_str=True)
+    got: list[tuple[int, bytearray | str]] = []
+    while len(got) < 4:
+        got += reader.read()
+    assert got[0] == (TEXT, text)
+    assert got[1] == (TEXT, bytearray(bad))
+    assert got[2] == (TEXT, bytearray(b"part"))
+    assert got[3] == (PING, bytearray(b"p"))
