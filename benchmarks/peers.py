@@ -156,6 +156,21 @@ def _demultiplex(
     return sum(per_id.values())
 
 
+def _count_burst(
+    send: Callable[[str], object], recv: Callable[[], str | bytes], count: int, size: int
+) -> int:
+    """Subscribe one burst and count its results until it ends: a bare socket's loop of
+    ``recv()`` and ``json.loads``, the baseline the subscription cells compare against."""
+    received = 0
+    loads = json.loads
+    send(_subscribe_frame("1", burst_query(count, size)))
+    while True:
+        message = loads(recv())
+        if message["type"] != "next":
+            return received
+        received += 1
+
+
 # -- bare sync libraries: a socket and a loop per thread ---------------------------------
 
 
@@ -269,17 +284,8 @@ class RawPeer(_SocketPerThreadPeer):
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
         ws = self._open(url)
         try:
-            received = 0
-            loads = json.loads
-            recv = ws.recv
             with meter:
-                ws.send(_subscribe_frame("1", burst_query(count, size)))
-                while True:
-                    message = loads(recv())
-                    if message["type"] != "next":
-                        break
-                    received += 1
-            return received
+                return _count_burst(ws.send, ws.recv, count, size)
         finally:
             ws.close()
 
@@ -364,18 +370,8 @@ class WebsocketsSyncPeer(_SocketPerThreadPeer):
         return ws
 
     def throughput(self, url: str, count: int, size: int, meter: Meter) -> int:
-        with self._open(url) as ws:
-            received = 0
-            loads = json.loads
-            recv = ws.recv
-            with meter:
-                ws.send(_subscribe_frame("1", burst_query(count, size)))
-                while True:
-                    message = loads(recv())
-                    if message["type"] != "next":
-                        break
-                    received += 1
-            return received
+        with self._open(url) as ws, meter:
+            return _count_burst(ws.send, ws.recv, count, size)
 
     def fanout(self, url: str, subscriptions: int, each: int, size: int, meter: Meter) -> int:
         with self._open(url) as ws, meter:
