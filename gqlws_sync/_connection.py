@@ -422,7 +422,7 @@ class Connection:
                         elif kind is Ping and self.options.answer_pings:
                             pong = protocol.pong(event.payload)  # type: ignore[union-attr]  # narrowed by kind
                             if pong is not None:
-                                ws.send(pong)
+                                _send_text(ws, pong)
                         elif kind is ConnectionRefused:
                             raise _Refused(event.message)  # type: ignore[union-attr]  # narrowed by kind
                         # Pong, ka or nothing (a repeated ack): no action. Operation
@@ -1166,7 +1166,7 @@ class Connection:
         self.registry.fail_all(cause)
         try:
             for frame in self._protocol.goodbye(live_ids):
-                ws.send(frame)
+                _send_text(ws, frame)
         except (websocket.WebSocketException, OSError, AttributeError):
             _shutdown_socket(ws)
         # The server may answer the goodbye with its own Close before this line, and the
